@@ -1,0 +1,1 @@
+"""Serving: the FastAPI app and batch scoring, both on `model.runtime.Classifier` (no torch)."""

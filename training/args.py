@@ -1,0 +1,61 @@
+"""Training configuration: one validated dataclass, copied verbatim into every model artifact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from model.encoders import OFFLINE_E5
+
+
+@dataclass
+class TrainingArgs:
+    """How a model version is built. Defaults are the offline production recipe (e5-small, 2 CPU cores).
+
+    Windows: `max_length` tokens per window (specials included), a new window every `stride` content tokens,
+    so consecutive windows overlap by `max_length - 2 - stride` tokens; window logits are pooled by `pooling`.
+    """
+
+    name: str = "rawan-e5-small"
+    base_encoder: str = OFFLINE_E5
+    max_length: int = 256
+    stride: int = 192
+    pooling: str = "max"
+    epochs: float = 4.0
+    batch_windows: int = 16
+    learning_rate: float = 6e-5
+    head_learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    dropout: float = 0.1
+    freeze_embeddings: bool = True
+    freeze_layers: int = 0
+    max_train_windows: int = 4
+    bf16: bool = True
+    seed: int = 13
+    quantize: bool = True
+    threads: int = 0
+    max_steps: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pooling not in ("max", "mean"):
+            raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
+        if not 8 <= self.max_length <= 512:
+            raise ValueError(f"max_length must be in [8, 512], got {self.max_length}")
+        if not 0 < self.stride <= self.max_length - 2:
+            raise ValueError(f"stride ({self.stride}) must be in (0, max_length - 2 = {self.max_length - 2}]")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise ValueError("set epochs > 0 or max_steps > 0")
+        if self.batch_windows < 1 or self.max_train_windows < 1:
+            raise ValueError("batch_windows and max_train_windows must be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, ignore_extra: bool = False) -> "TrainingArgs":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown and not ignore_extra:
+            raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,164 @@
+"""Build one model version end to end: train -> export ONNX -> parity -> quantise -> thresholds -> gate -> artifact."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from model.artifact import ArtifactConfig, write_hf_config, write_json
+from model.taxonomy import Taxonomy
+from training.args import TrainingArgs
+from training.data import article_text, data_hash, split_rows
+from training.evaluate import multilabel_report, tune_thresholds
+
+PARITY_TEXTS = [
+    "Bawaslu Kota Bekasi menemukan dugaan politik uang berupa pembagian amplop jelang pencoblosan.",
+    "Pemkab Bekasi meminta ASN menjaga netralitas selama tahapan kampanye Pilkada 2024.",
+    "Harga cabai di pasar tradisional naik menjelang akhir tahun.",
+]
+# Quantised variants are served only if test-split quality stays this close to fp32 (points of F1).
+GATE_LABEL_F1 = 1.0
+GATE_MICRO_F1 = 0.5
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "tokenizers", "onnx", "onnxruntime", "datasets", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def new_version() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+def parity_check(model, classifier, trainer, texts=PARITY_TEXTS) -> float:
+    """Max |p_onnx - p_torch| over fixed texts' windows (fp32 both sides)."""
+    from model.export import torch_probabilities
+    from model.text import sigmoid
+
+    windows = [w for t in texts for w in trainer.encode(t).windows]
+    torch_p = torch_probabilities(model, windows, trainer.pad_id)
+    onnx_p = sigmoid(np.stack([o[0] for o in classifier.infer(windows)]))
+    return float(np.abs(torch_p - onnx_p).max())
+
+
+def score_split(classifier, rows: list[dict]) -> np.ndarray:
+    """Article probabilities [n, labels] for corpus rows through the ONNX runtime."""
+    preds = classifier.predict([article_text(r) for r in rows], evidence=False, regions=False)
+    return np.array([[p.scores[label] for label in classifier.labels] for p in preds], dtype=np.float32)
+
+
+def evaluate_variant(directory: Path, onnx_file: str, splits: dict, taxonomy: Taxonomy, threads: int | None) -> dict:
+    """Tune thresholds on dev, then report dev and test for one ONNX file; also time it."""
+    from model.runtime import Classifier
+
+    clf = Classifier.load(directory, variant=onnx_file, regions=False, threads=threads)
+    y = {s: np.array([taxonomy.multi_hot(r["issues"]) for r in splits[s]]) for s in ("dev", "test")}
+    t0 = time.time()
+    probs = {s: score_split(clf, splits[s]) for s in ("dev", "test")}
+    seconds = time.time() - t0
+    thresholds = tune_thresholds(y["dev"], probs["dev"])
+    reports = {s: multilabel_report(y[s], probs[s] >= thresholds, taxonomy.ids) for s in ("dev", "test")}
+    n = len(splits["dev"]) + len(splits["test"])
+    return {"onnx_file": onnx_file, "thresholds": dict(zip(taxonomy.ids, map(float, thresholds))),
+            "dev": reports["dev"], "test": reports["test"], "articles_per_s": round(n / max(seconds, 1e-9), 2)}
+
+
+def passes_gate(candidate: dict, reference: dict) -> tuple[bool, str]:
+    """Quantised-variant gate on the test split: every label F1 within 1 point, micro-F1 within 0.5 point."""
+    worst = max(100 * (reference["test"]["per_label"][k]["f1"] - v["f1"])
+                for k, v in candidate["test"]["per_label"].items())
+    micro = 100 * (reference["test"]["micro_f1"] - candidate["test"]["micro_f1"])
+    ok = worst <= GATE_LABEL_F1 and micro <= GATE_MICRO_F1
+    return ok, f"worst label F1 drop {worst:.2f} pt (max {GATE_LABEL_F1}), micro-F1 drop {micro:.2f} pt (max {GATE_MICRO_F1})"
+
+
+def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *, taxonomy: Taxonomy | None = None,
+                version: str | None = None, log=print) -> Path:
+    """Train and write a complete model version under `models_dir/<name>/<version>/`; returns its directory.
+
+    The version is written into a temporary sibling directory and renamed into place only when complete, so a
+    crash never leaves a half-built version that looks valid.
+    """
+    import torch
+
+    from model.export import export_onnx, quantize_int8
+    from model.runtime import Classifier
+    from training.trainer import Trainer
+
+    taxonomy = taxonomy or Taxonomy.load()
+    splits = split_rows(rows)
+    if not splits["train"] or not splits["dev"]:
+        raise ValueError("the corpus needs train and dev rows")
+    version = version or new_version()
+    final = Path(models_dir) / args.name / version
+    work = final.with_name(f".{version}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    t_start = time.time()
+
+    train_texts = [article_text(r) for r in splits["train"]]
+    y_train = np.array([taxonomy.multi_hot(r["issues"]) for r in splits["train"]], dtype=np.float32)
+    trainer = Trainer(args, len(taxonomy), tokenizer_texts=train_texts)
+    log(f"training {args.name} on {len(train_texts)} articles (base {args.base_encoder})")
+    history = trainer.fit(train_texts, y_train)
+
+    trainer.hf_tokenizer.backend_tokenizer.save(str(work / "tokenizer.json"))
+    taxonomy.save(work / "taxonomy.json")
+    model = trainer.model.eval().float()
+    export_onnx(model, work / "model.onnx")
+    torch.save(model.state_dict(), work / "torch_state.pt")
+    model.encoder.config.to_json_file(str(work / "encoder_config.json"))
+    config = ArtifactConfig(name=args.name, version=version, labels=taxonomy.ids,
+                            thresholds={k: 0.5 for k in taxonomy.ids}, max_length=args.max_length, stride=args.stride,
+                            pooling=args.pooling, bos_id=trainer.bos_id, eos_id=trainer.eos_id, pad_id=trainer.pad_id,
+                            taxonomy_version=taxonomy.version, base_encoder=args.base_encoder,
+                            created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    config.save(work)
+    parity = parity_check(model, Classifier.load(work, regions=False), trainer)
+    log(f"ONNX fp32 parity with torch: max |dp| = {parity:.2e}")
+    if parity > 1e-4:
+        raise RuntimeError(f"ONNX export parity failed: max probability difference {parity:.2e} > 1e-4")
+
+    threads = args.threads or None
+    variants = {"fp32": evaluate_variant(work, "model.onnx", splits, taxonomy, threads)}
+    chosen = "fp32"
+    gate = {}
+    if args.quantize:
+        quantize_int8(work / "model.onnx", work / "model.int8.onnx")
+        variants["int8"] = evaluate_variant(work, "model.int8.onnx", splits, taxonomy, threads)
+        ok, why = passes_gate(variants["int8"], variants["fp32"])
+        gate = {"int8": {"passed": ok, "detail": why}}
+        log(f"int8 quality gate: {'PASSED' if ok else 'FAILED'} ({why})")
+        if ok:
+            chosen = "int8"
+        else:
+            (work / "model.int8.onnx").unlink()
+    config.onnx_file = variants[chosen]["onnx_file"]
+    config.thresholds = variants[chosen]["thresholds"]
+    config.variants = {k: v["onnx_file"] for k, v in variants.items() if k == chosen or k == "fp32"}
+    config.save(work)
+    write_hf_config(work, taxonomy.ids, args.base_encoder)
+    write_json(work / "metrics.json", {"served_variant": chosen, "gate": gate, "variants": variants,
+                                       "parity_max_abs_diff": parity})
+    write_json(work / "training.json", {
+        "args": args.to_dict(), "data_hash": data_hash(rows),
+        "splits": {k: len(v) for k, v in splits.items()},
+        "split_ids_sha256": {k: data_hash(v) for k, v in splits.items()},
+        "history": history, "libraries": library_versions(), "torch_threads": torch.get_num_threads(),
+        "build_seconds": round(time.time() - t_start, 1), "version": version,
+    })
+    work.rename(final)
+    log(f"wrote {final} (served: {config.onnx_file}; test micro-F1 {variants[chosen]['test']['micro_f1']:.3f})")
+    return final

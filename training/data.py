@@ -1,0 +1,84 @@
+"""Load the annotated corpus and the seeds into fixed splits, and fingerprint the data a model was trained on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Iterable
+
+from model.taxonomy import Taxonomy
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS_DIR = REPO / "training" / "corpus" / "written"
+SEEDS_DIR = REPO / "seeds"
+SPLITS = ("train", "dev", "test")
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read a JSONL file; a malformed line is an error naming the file and line."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}:{n}: invalid JSON ({err.msg})") from None
+    return rows
+
+
+def load_seeds(seeds_dir: str | Path = SEEDS_DIR) -> list[dict]:
+    """The five real seed articles as corpus rows (train split)."""
+    seeds_dir = Path(seeds_dir)
+    rows = []
+    for label in read_jsonl(seeds_dir / "labels.jsonl"):
+        text = (seeds_dir / label["file"]).read_text(encoding="utf-8")
+        rows.append({"id": "seed-" + label["file"].split("_")[0], "text": text, "title": None,
+                     "issues": label["issues"], "regions": label["regions"], "split": "train", "source": "seed",
+                     "outlet_style": "real", "election": "pilkada_2024", "notes": "real seed article"})
+    return rows
+
+
+def load_corpus(corpus_dir: str | Path = CORPUS_DIR, *, with_seeds: bool = True) -> list[dict]:
+    """All written articles (every `*.jsonl` under `corpus_dir`) plus the seeds, in a stable order."""
+    rows = [r for p in sorted(Path(corpus_dir).glob("*.jsonl")) for r in read_jsonl(p)]
+    if with_seeds:
+        rows += load_seeds()
+    return rows
+
+
+def article_text(row: dict) -> str:
+    """The text a model sees: the title as first line unless the body already starts with it."""
+    from model.text import join_title
+
+    return join_title(row["text"], row.get("title"))
+
+
+def split_rows(rows: Iterable[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    for r in rows:
+        if r["split"] not in out:
+            raise ValueError(f"{r.get('id')}: unknown split {r['split']!r}")
+        out[r["split"]].append(r)
+    return out
+
+
+def to_dataset(rows: list[dict], taxonomy: Taxonomy):
+    """A `datasets.Dataset` with id, text (title joined) and multi-hot `labels` in taxonomy order."""
+    from datasets import Dataset
+
+    return Dataset.from_dict({
+        "id": [r["id"] for r in rows],
+        "text": [article_text(r) for r in rows],
+        "labels": [taxonomy.multi_hot(r["issues"]) for r in rows],
+    })
+
+
+def data_hash(rows: Iterable[dict]) -> str:
+    """sha256 over (id, split, issues, text) of every row, order-independent: what the model learned from."""
+    h = hashlib.sha256()
+    for key in sorted(json.dumps([r["id"], r["split"], sorted(r["issues"]), r["text"]], ensure_ascii=False)
+                      for r in rows):
+        h.update(key.encode("utf-8"))
+    return h.hexdigest()
