@@ -64,8 +64,9 @@ def test_artifact_carries_config_hash_metrics_versions(tiny_model_dir):
     metrics = read_json(tiny_model_dir / "metrics.json")
     assert metrics["parity_max_abs_diff"] <= 1e-4
     assert {"dev", "test"} <= set(metrics["variants"]["fp32"])
-    if "int8" in metrics["variants"]:
-        assert "passed" in metrics["gate"]["int8"]
+    assert set(metrics["gate"]) == {"int8_static", "int8_dynamic"}
+    assert metrics["served_variant"] == "fp32" or metrics["gate"][metrics["served_variant"]]["passed"]
+    assert cfg.onnx_file == metrics["variants"][metrics["served_variant"]]["onnx_file"]
 
 
 def test_classify_cli_outputs_the_documented_shape(tiny_model_dir):
