@@ -75,7 +75,7 @@ def evaluate_variant(directory: Path, onnx_file: str, splits: dict, taxonomy: Ta
             "dev": reports["dev"], "test": reports["test"], "articles_per_s": round(n / max(seconds, 1e-9), 2)}
 
 
-def calibration_windows(trainer, texts: list[str], seed: int, n: int = 96) -> list[np.ndarray]:
+def calibration_windows(trainer, texts: list[str], seed: int, n: int = 64) -> list[np.ndarray]:
     """A fixed random sample of training windows to calibrate static quantisation ranges."""
     windows = [w for t in texts for w in trainer.encode(t).windows]
     pick = np.random.default_rng(seed).choice(len(windows), size=min(n, len(windows)), replace=False)
