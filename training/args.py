@@ -13,6 +13,9 @@ class TrainingArgs:
 
     Windows: `max_length` tokens per window (specials included), a new window every `stride` content tokens,
     so consecutive windows overlap by `max_length - 2 - stride` tokens; window logits are pooled by `pooling`.
+    Freezing: the word embeddings and the bottom `freeze_layers` encoder layers stay fixed and their outputs are
+    computed once and cached, so an epoch costs only the top layers. 8 of 12 frozen with 4 epochs was the measured
+    choice for 2 cores (dev micro-F1 0.908 on an early 61-article dev snapshot, ~8.6 windows/s vs 3.4 unfrozen).
     """
 
     name: str = "rawan-e5-small"
@@ -28,7 +31,7 @@ class TrainingArgs:
     warmup_ratio: float = 0.06
     dropout: float = 0.1
     freeze_embeddings: bool = True
-    freeze_layers: int = 0
+    freeze_layers: int = 8
     max_train_windows: int = 4
     bf16: bool = True
     seed: int = 13

@@ -108,3 +108,14 @@ def test_runtime_matches_between_single_and_batched_calls(tiny_model_dir):
 def test_training_args_are_validated(bad):
     with pytest.raises(ValueError):
         TrainingArgs(**bad)
+
+
+def test_export_command_reexports_with_parity(tiny_model_dir, tmp_path):
+    out = subprocess.run([sys.executable, "-m", "rawan.cli", "export", "--model", str(tiny_model_dir),
+                          "--output", str(tmp_path / "again.onnx")], capture_output=True, text=True, check=True)
+    assert "parity" in out.stdout and (tmp_path / "again.onnx").exists()
+    a = Classifier.load(tiny_model_dir, variant="model.onnx", regions=False)
+    b = Classifier.load(tiny_model_dir, variant=str(tmp_path / "again.onnx"), regions=False)
+    text = article_text(REPO_SEEDS[2])
+    assert np.allclose(list(a.predict([text])[0].scores.values()), list(b.predict([text])[0].scores.values()),
+                       atol=1e-5)
