@@ -94,7 +94,8 @@ class Trainer:
             for art in tqdm(encoded, desc=f"caching frozen layers 0-{k - 1}", unit="article"):
                 ids, mask = pad_batch(art.windows, self.pad_id)
                 hidden = encode_bottom(self.model, torch.from_numpy(ids), torch.from_numpy(mask), k)
-                out.append([hidden[j, : len(w)].to(torch.bfloat16) for j, w in enumerate(art.windows)])
+                dtype = torch.bfloat16 if self.args.bf16 else torch.float32
+                out.append([hidden[j, : len(w)].to(dtype) for j, w in enumerate(art.windows)])
         self.model.train()
         return out
 

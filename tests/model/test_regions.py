@@ -51,7 +51,8 @@ def test_load_is_cached_and_within_budget():
     code = ("import time, resource, sys; sys.path.insert(0, '.'); t = time.perf_counter();"
             "from model.regions import RegionTagger; RegionTagger.load();"
             "dt = time.perf_counter() - t; t2 = time.perf_counter(); RegionTagger.load();"
-            "print(dt, time.perf_counter() - t2, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1];"
+            "print(dt, time.perf_counter() - t2, int(hwm) / 1024)")  # VmHWM: ru_maxrss survives exec from pytest
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     load_s, again_s, rss_mb = map(float, out.stdout.split())
     assert load_s < 2.0      # budget is 1 s; slack for a busy CI machine (bench/region_tagging.py reports it)

@@ -27,8 +27,11 @@ def archive(tmp_path_factory):
     write_jsonl(src / "a.jsonl.gz", rows[:10] + [{"id": "empty", "text": ""}], gz=True)
     write_csv(src / "b.csv", rows[10:20])
     write_parquet(src / "c.parquet", rows[20:30])
-    with open(src / "d.jsonl", "wb") as f:  # a malformed line and an id already used in a.jsonl.gz
-        f.write(b'{"id": "x", "text": \n' + (f'{{"id": "{rows[0]["id"]}", "text": "dup"}}\n').encode())
+    with open(src / "d.jsonl", "wb") as f:  # a malformed line and an id repeated within the file
+        # (across files Ray parses in parallel, so which copy of a cross-file duplicate wins is not fixed:
+        # docs/batch.md says so; within one file the first occurrence always wins, as in the local engine)
+        f.write(b'{"id": "x", "text": \n{"id": "dupe-1", "text": "Bawaslu Kota Bekasi menemukan politik uang."}\n'
+                b'{"id": "dupe-1", "text": "salinan kedua"}\n')
     return src, rows
 
 
@@ -42,7 +45,7 @@ def test_ray_engine_matches_local_engine(ray_cluster, archive, tiny_model_dir, t
     remote = score_files([str(src)], tmp_path / "ray", model=tiny_model_dir, engine="ray", progress=False,
                          chunk_size=4)
     a, b = read_output(tmp_path / "local"), read_output(tmp_path / "ray")
-    assert [r["id"] for r in a] == [r["id"] for r in b] == sorted([r["id"] for r in rows] + ["empty"])
+    assert [r["id"] for r in a] == [r["id"] for r in b] == sorted([r["id"] for r in rows] + ["empty", "dupe-1"])
     for x, y in zip(a, b):
         sx, sy = x.pop("scores"), y.pop("scores")
         assert x == y  # labels, regions, windows, hash, error, source and position
@@ -59,4 +62,4 @@ def test_ray_resume_skips_committed_rows(ray_cluster, archive, tiny_model_dir, t
     again = score_files([str(src)], tmp_path / "out", model=tiny_model_dir, engine="ray", progress=False,
                         resume=True)
     ids = [r["id"] for r in read_output(tmp_path / "out")]
-    assert len(ids) == len(set(ids)) == 31 and again["run"]["scored"] == 20
+    assert len(ids) == len(set(ids)) == 32 and again["run"]["scored"] == 21

@@ -25,7 +25,8 @@ def test_train_export_parity(tmp_path):
     texts = [article_text(r) for r in REPO_SEEDS]
     y = np.zeros((len(texts), 11), dtype=np.float32)
     y[:, 1] = 1.0
-    args = TrainingArgs(base_encoder="tiny-random", max_length=64, stride=48, max_steps=4, bf16=False, seed=3)
+    args = TrainingArgs(base_encoder="tiny-random", max_length=64, stride=48, max_steps=4, bf16=False, seed=3,
+                        freeze_layers=1)  # exercises the cached-frozen-layer path too
     trainer = Trainer(args, 11, tokenizer_texts=texts)
     history = trainer.fit(texts, y)
     assert history["steps"] == 4 and np.isfinite(history["loss"]).all()
