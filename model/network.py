@@ -18,8 +18,11 @@ class IssueClassifier(nn.Module):
     `token_logits` [batch, seq, labels] (raw logits; apply a sigmoid for probabilities).
     """
 
-    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1) -> None:
+    def __init__(self, encoder: nn.Module, num_labels: int, dropout: float = 0.1, token_pooling: str = "mean") -> None:
         super().__init__()
+        if token_pooling not in TOKEN_POOLING:
+            raise ValueError(f"token_pooling must be one of {TOKEN_POOLING}, got {token_pooling!r}")
+        self.token_pooling = token_pooling
         self.encoder = encoder
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(encoder.config.hidden_size, num_labels)
@@ -29,9 +32,24 @@ class IssueClassifier(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         token_logits = self.head(self.dropout(hidden))
-        mask = attention_mask.unsqueeze(-1).to(token_logits.dtype)
-        logits = (token_logits * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        return logits, token_logits
+        return pool_tokens(token_logits, attention_mask, self.token_pooling), token_logits
+
+
+TOKEN_POOLING = ("mean", "mean+max")
+
+
+def pool_tokens(token_logits: torch.Tensor, attention_mask: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """Window logits from token logits: the attention-masked mean (e5's pooling), optionally plus the masked max.
+
+    "mean+max" adds the strongest single token per label, which keeps the mean-pooled prior while letting one
+    decisive phrase (a risk named in a list) raise the score.
+    """
+    mask = attention_mask.unsqueeze(-1).to(token_logits.dtype)
+    mean = (token_logits * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    if how == "mean":
+        return mean
+    masked = token_logits.masked_fill(mask == 0, torch.finfo(token_logits.dtype).min)
+    return mean + masked.max(dim=1).values
 
 
 def pool_article_logits(window_logits: torch.Tensor, article_index: torch.Tensor, n_articles: int,
@@ -74,9 +92,7 @@ def forward_top(model: IssueClassifier, hidden: torch.Tensor, attention_mask: to
     mask = _mask(enc, hidden, attention_mask)
     for layer in enc.encoder.layer[n_layers:]:
         hidden = layer(hidden, mask)
-    token_logits = model.head(model.dropout(hidden))
-    m = attention_mask.unsqueeze(-1).to(token_logits.dtype)
-    return (token_logits * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+    return pool_tokens(model.head(model.dropout(hidden)), attention_mask, model.token_pooling)
 
 
 def load_torch_classifier(directory) -> IssueClassifier:
@@ -91,6 +107,7 @@ def load_torch_classifier(directory) -> IssueClassifier:
     config = AutoConfig.for_model(**enc_cfg)
     encoder = AutoModel.from_config(config, add_pooling_layer=False)
     state = torch.load(directory / "torch_state.pt", map_location="cpu", weights_only=True)
-    model = IssueClassifier(encoder, state["head.weight"].shape[0])
+    pooling = json.loads((directory / "classifier.json").read_text()).get("token_pooling", "mean")
+    model = IssueClassifier(encoder, state["head.weight"].shape[0], token_pooling=pooling)
     model.load_state_dict(state)
     return model.eval()

@@ -23,6 +23,7 @@ class TrainingArgs:
     max_length: int = 256
     stride: int = 192
     pooling: str = "max"
+    token_pooling: str = "mean"
     epochs: float = 4.0
     batch_windows: int = 16
     learning_rate: float = 6e-5
@@ -41,6 +42,8 @@ class TrainingArgs:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.token_pooling not in ("mean", "mean+max"):
+            raise ValueError(f"token_pooling must be 'mean' or 'mean+max', got {self.token_pooling!r}")
         if self.pooling not in ("max", "mean"):
             raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
         if not 8 <= self.max_length <= 512:

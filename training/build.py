@@ -129,7 +129,7 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
     model.encoder.config.to_json_file(str(work / "encoder_config.json"))
     config = ArtifactConfig(name=args.name, version=version, labels=taxonomy.ids,
                             thresholds={k: 0.5 for k in taxonomy.ids}, max_length=args.max_length, stride=args.stride,
-                            pooling=args.pooling, bos_id=trainer.bos_id, eos_id=trainer.eos_id, pad_id=trainer.pad_id,
+                            pooling=args.pooling, token_pooling=args.token_pooling, bos_id=trainer.bos_id, eos_id=trainer.eos_id, pad_id=trainer.pad_id,
                             taxonomy_version=taxonomy.version, base_encoder=args.base_encoder,
                             created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     config.save(work)

@@ -45,7 +45,7 @@ class Trainer:
         if args.threads:
             torch.set_num_threads(args.threads)
         encoder, self.hf_tokenizer = load_encoder(args.base_encoder, tokenizer_texts=tokenizer_texts, seed=args.seed)
-        self.model = IssueClassifier(encoder, num_labels, dropout=args.dropout)
+        self.model = IssueClassifier(encoder, num_labels, dropout=args.dropout, token_pooling=args.token_pooling)
         self.bos_id, self.eos_id, self.pad_id = special_ids(self.hf_tokenizer)
         self.tokenizer = raw_tokenizer(self.hf_tokenizer)
         self._freeze()

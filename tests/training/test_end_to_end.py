@@ -120,3 +120,23 @@ def test_export_command_reexports_with_parity(tiny_model_dir, tmp_path):
     text = article_text(REPO_SEEDS[2])
     assert np.allclose(list(a.predict([text])[0].scores.values()), list(b.predict([text])[0].scores.values()),
                        atol=1e-5)
+
+
+def test_mean_plus_max_token_pooling_exports_with_parity(tmp_path):
+    texts = [article_text(r) for r in REPO_SEEDS] + ["Bawaslu menemukan politik uang."]
+    args = TrainingArgs(base_encoder="tiny-random", max_length=64, stride=48, max_steps=2, bf16=False, seed=5,
+                        freeze_layers=0, token_pooling="mean+max")
+    trainer = Trainer(args, 11, tokenizer_texts=texts)
+    trainer.fit(texts, np.ones((len(texts), 11), dtype=np.float32))
+    onnx_path = export_onnx(trainer.model, tmp_path / "model.onnx")
+    from model.text import pad_batch
+
+    windows = [w for t in texts for w in trainer.encode(t).windows]
+    ids, mask = pad_batch(windows, trainer.pad_id)
+    logits, token_logits = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).run(
+        None, {"input_ids": ids, "attention_mask": mask})
+    assert np.abs(sigmoid(logits) - torch_probabilities(trainer.model, windows, trainer.pad_id)).max() <= 1e-4
+    # padding never wins the max: the pooled logit is the mean plus the max over real tokens only
+    real = np.where(mask[..., None] == 1, token_logits, -np.inf).max(1)
+    mean = (token_logits * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    assert np.allclose(logits, mean + real, atol=1e-5)
