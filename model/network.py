@@ -1,8 +1,9 @@
-"""The torch network: an encoder, per-token label logits, and their masked mean as the window logit.
+"""The torch network: an encoder, per-token label logits, and their pooling into a window logit.
 
-Because the head is linear, `mean_t(W h_t + b) == W mean_t(h_t) + b`: the window logit is exactly the mean-pooled
-classifier e5 was trained for, and the per-token logits are an exact decomposition of it. Serving uses that
-decomposition to score evidence sentences at no extra encoder cost.
+Because the head is linear, `mean_t(W h_t + b) == W mean_t(h_t) + b`: with `token_pooling="mean"` the window logit
+is exactly the mean-pooled classifier e5 was trained for. The default "mean+max" adds the masked max of the token
+logits, so one decisive phrase can raise a label. Serving scores evidence sentences from the same token logits at
+no extra encoder cost.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ class TrainingArgs:
     Freezing: the word embeddings and the bottom `freeze_layers` encoder layers stay fixed and their outputs are
     computed once and cached, so an epoch costs only the top layers. 8 of 12 frozen with 4 epochs was the measured
     choice for 2 cores (dev micro-F1 0.908 on an early 61-article dev snapshot, ~8.6 windows/s vs 3.4 unfrozen).
+    Token pooling "mean+max" (window logit = masked mean + masked max of the token logits) was chosen on the full
+    dev split: micro-F1 0.924 vs 0.882 for the mean alone (6 trainable layers with the mean: 0.845).
     """
 
     name: str = "rawan-e5-small"
@@ -23,7 +25,7 @@ class TrainingArgs:
     max_length: int = 256
     stride: int = 192
     pooling: str = "max"
-    token_pooling: str = "mean"
+    token_pooling: str = "mean+max"
     epochs: float = 4.0
     batch_windows: int = 16
     learning_rate: float = 6e-5
