@@ -18,7 +18,7 @@ from common import hardware, realistic_articles
 
 from model.registry import resolve_model_path
 from model.runtime import Classifier, token_batches
-from model.text import pad_batch
+from model.text import pad_batch, sigmoid
 
 
 def main() -> None:
@@ -87,8 +87,7 @@ def main() -> None:
               f"lowest label {worst[0]} {worst[1]['f1']:.3f}")
     probs_fp32 = np.stack([o[0] for a in fp32.infer_articles(articles[:4]) for o in a])
     probs_int8 = np.stack([o[0] for a in int8.infer_articles(articles[:4]) for o in a])
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    print(f"  max |p_int8 - p_fp32| on these windows: {np.abs(sig(probs_int8) - sig(probs_fp32)).max():.4f}")
+    print(f"  max |p_int8 - p_fp32| on these windows: {np.abs(sigmoid(probs_int8) - sigmoid(probs_fp32)).max():.4f}")
     if tmp:
         tmp.cleanup()
 

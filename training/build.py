@@ -75,9 +75,9 @@ def evaluate_variant(directory: Path, onnx_file: str, splits: dict, taxonomy: Ta
             "dev": reports["dev"], "test": reports["test"], "articles_per_s": round(n / max(seconds, 1e-9), 2)}
 
 
-def calibration_windows(trainer, texts: list[str], seed: int, n: int = 64) -> list[np.ndarray]:
-    """A fixed random sample of training windows to calibrate static quantisation ranges."""
-    windows = [w for t in texts for w in trainer.encode(t).windows]
+def calibration_windows(trainer, seed: int, n: int = 64) -> list[np.ndarray]:
+    """A fixed random sample of the windows the trainer just trained on, to calibrate static quantisation ranges."""
+    windows = [w for art in trainer.encoded for w in art.windows]
     pick = np.random.default_rng(seed).choice(len(windows), size=min(n, len(windows)), replace=False)
     return [windows[i] for i in sorted(pick)]
 
@@ -144,7 +144,7 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
     if args.quantize:
         # Static QDQ first: fixed activation scales make scores independent of batch-mates (what the
         # micro-batching server needs); dynamic int8 is the fallback. Each is served only if it passes the gate.
-        calibration = calibration_windows(trainer, train_texts, args.seed)
+        calibration = calibration_windows(trainer, args.seed)
         quantize_int8_static(work / "model.onnx", work / "model.int8-static.onnx", calibration, trainer.pad_id)
         quantize_int8(work / "model.onnx", work / "model.int8.onnx")
         for name, file in (("int8_static", "model.int8-static.onnx"), ("int8_dynamic", "model.int8.onnx")):

@@ -48,6 +48,7 @@ class Trainer:
         self.model = IssueClassifier(encoder, num_labels, dropout=args.dropout, token_pooling=args.token_pooling)
         self.bos_id, self.eos_id, self.pad_id = special_ids(self.hf_tokenizer)
         self.tokenizer = raw_tokenizer(self.hf_tokenizer)
+        self.encoded: list = []  # the training articles as windows, kept by fit() for quantisation calibration
         self._freeze()
 
     def _freeze(self) -> None:
@@ -103,7 +104,7 @@ class Trainer:
         """Train; returns a small history (loss per epoch, seconds, windows/s)."""
         a = self.args
         rng = random.Random(a.seed)
-        encoded = [self.encode(t) for t in tqdm(texts, desc="tokenising", leave=False)]
+        encoded = self.encoded = [self.encode(t) for t in tqdm(texts, desc="tokenising", leave=False)]
         y = torch.tensor(np.asarray(labels), dtype=torch.float32)
         cache = self._cache_frozen(encoded) if a.freeze_layers > 0 and a.freeze_embeddings else None
         steps_per_epoch = sum(1 for _ in self._batches(encoded, random.Random(a.seed)))
