@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 from model.regions import RegionTagger, evaluate_regions  # noqa: E402
 from model.text import join_title  # noqa: E402
 
-DEFAULT_GLOB = str(ROOT / "training/corpus/written/part_*.jsonl")
+DEFAULT_GLOB = str(ROOT / "training/corpus/written*/part_*.jsonl")  # v1 and v2
 
 
 def load_corpus(pattern: str, splits: set[str]) -> list[dict]:

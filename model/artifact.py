@@ -35,6 +35,7 @@ class ArtifactConfig:
     max_length: int = 256
     stride: int = 192
     pooling: str = "max"
+    pool_temperature: list[float] = field(default_factory=list)  # per label, only for pooling "lse"
     token_pooling: str = "mean"
     bos_id: int = 0
     eos_id: int = 2

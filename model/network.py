@@ -53,11 +53,34 @@ def pool_tokens(token_logits: torch.Tensor, attention_mask: torch.Tensor, how: s
     return mean + masked.max(dim=1).values
 
 
+class WindowPooling(nn.Module):
+    """Learned temperature of "lse" pooling across windows (one per label; see `model.text.pool_windows`).
+
+    Kept apart from `IssueClassifier` because pooling across windows happens outside the ONNX graph: the learned
+    temperatures are written to classifier.json and applied by the runtime.
+    """
+
+    def __init__(self, num_labels: int, initial: float = 4.0) -> None:
+        super().__init__()
+        self.raw = nn.Parameter(torch.full((num_labels,), float(torch.log(torch.expm1(torch.tensor(initial))))))
+
+    def temperature(self) -> torch.Tensor:
+        return nn.functional.softplus(self.raw) + 1e-3
+
+
 def pool_article_logits(window_logits: torch.Tensor, article_index: torch.Tensor, n_articles: int,
-                        how: str = "max") -> torch.Tensor:
+                        how: str = "max", temperature: torch.Tensor | None = None) -> torch.Tensor:
     """Pool [n_windows, labels] window logits into [n_articles, labels] (`article_index` maps window -> article)."""
     labels = window_logits.shape[1]
     index = article_index.unsqueeze(1).expand(-1, labels)
+    if how == "lse":
+        r = temperature
+        z = window_logits * r
+        top = torch.full((n_articles, labels), float("-inf"), dtype=z.dtype).scatter_reduce(
+            0, index, z, reduce="amax", include_self=True).detach()
+        sums = torch.zeros((n_articles, labels), dtype=z.dtype).index_add_(0, article_index, torch.exp(z - top[article_index]))
+        counts = torch.bincount(article_index, minlength=n_articles).to(z.dtype).unsqueeze(1)
+        return (top + torch.log(sums) - torch.log(counts)) / r
     if how == "max":
         out = torch.full((n_articles, labels), float("-inf"), dtype=window_logits.dtype)
         return out.scatter_reduce(0, index, window_logits, reduce="amax", include_self=True)

@@ -114,7 +114,7 @@ class Classifier:
                regions: bool = True, lang: str = "id", max_evidence: int = 3) -> Prediction:
         """Pool window outputs into article scores, apply thresholds, attach evidence sentences and regions."""
         window_logits = np.stack([o[0] for o in outputs])
-        probs = sigmoid(pool_windows(window_logits, self.config.pooling))
+        probs = sigmoid(pool_windows(window_logits, self.config.pooling, self.config.pool_temperature or None))
         cut = np.full_like(self.thresholds, threshold) if threshold is not None else self.thresholds
         predicted = probs >= cut
         issues = [{"id": label, "name": issue.display(lang), "score": round(float(p), 4), "predicted": bool(hit)}

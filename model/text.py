@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -76,13 +77,25 @@ def encode_article(tokenizer, text: str, *, max_length: int, stride: int, bos_id
     return EncodedArticle(text, windows, spans, offsets, truncated=len(spans) < len(all_spans))
 
 
-def pool_windows(window_logits: np.ndarray, how: str = "max") -> np.ndarray:
-    """Combine [n_windows, n_labels] window logits into one article logit per label."""
+def pool_windows(window_logits: np.ndarray, how: str = "max", temperature: Sequence[float] | None = None) -> np.ndarray:
+    """Combine [n_windows, n_labels] window logits into one article logit per label.
+
+    "lse" is a learned soft maximum: (logsumexp(r * l) - log n) / r per label, with the temperature r learned in
+    training; r -> 0 gives the mean, large r the max, and one window gives the window's own logit.
+    """
     if how == "max":
         return window_logits.max(axis=0)
     if how == "mean":
         return window_logits.mean(axis=0)
-    raise ValueError(f"unknown pooling {how!r}; use 'max' or 'mean'")
+    if how == "lse":
+        if temperature is None or len(temperature) != window_logits.shape[1]:
+            raise ValueError("lse pooling needs one learned temperature per label")
+        r = np.asarray(temperature, dtype=np.float64)
+        z = window_logits.astype(np.float64) * r
+        top = z.max(axis=0)
+        lse = top + np.log(np.exp(z - top).sum(axis=0)) - np.log(len(window_logits))
+        return (lse / r).astype(window_logits.dtype)
+    raise ValueError(f"unknown pooling {how!r}; use 'max', 'mean' or 'lse'")
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ class TrainingArgs:
     max_length: int = 256
     stride: int = 192
     pooling: str = "max"
+    sampling: str = "shuffle"
     token_pooling: str = "mean+max"
     epochs: float = 4.0
     batch_windows: int = 16
@@ -36,7 +37,7 @@ class TrainingArgs:
     freeze_embeddings: bool = True
     freeze_layers: int = 8
     max_train_windows: int = 4
-    bf16: bool = True
+    bf16: bool | None = None  # None: on where the CPU has native bf16 (model.hardware.has_fast_bf16)
     seed: int = 13
     quantize: bool = True
     threads: int = 0
@@ -46,8 +47,10 @@ class TrainingArgs:
     def __post_init__(self) -> None:
         if self.token_pooling not in ("mean", "mean+max"):
             raise ValueError(f"token_pooling must be 'mean' or 'mean+max', got {self.token_pooling!r}")
-        if self.pooling not in ("max", "mean"):
-            raise ValueError(f"pooling must be 'max' or 'mean', got {self.pooling!r}")
+        if self.pooling not in ("max", "mean", "lse"):
+            raise ValueError(f"pooling must be 'max', 'mean' or 'lse', got {self.pooling!r}")
+        if self.sampling not in ("shuffle", "balanced"):
+            raise ValueError(f"sampling must be 'shuffle' or 'balanced', got {self.sampling!r}")
         if not 8 <= self.max_length <= 512:
             raise ValueError(f"max_length must be in [8, 512], got {self.max_length}")
         if not 0 < self.stride <= self.max_length - 2:
@@ -56,6 +59,12 @@ class TrainingArgs:
             raise ValueError("set epochs > 0 or max_steps > 0")
         if self.batch_windows < 1 or self.max_train_windows < 1:
             raise ValueError("batch_windows and max_train_windows must be >= 1")
+
+    def use_bf16(self) -> bool:
+        """Whether to autocast to bf16: as set, or (None) only where the CPU multiplies bf16 natively."""
+        from model.hardware import has_fast_bf16
+
+        return has_fast_bf16() if self.bf16 is None else self.bf16
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,8 +1,9 @@
-"""`rawan data check`: validate the annotated corpus and print the statistics its data card promises.
+"""`rawan data check`: validate the annotated corpus (v1 and v2) and print the statistics its data card promises.
 
 Checks are of two kinds: schema errors (bad JSON fields, unknown label ids or region codes, duplicate ids,
-near-duplicates across splits, outlets shared between train and dev/test) fail the check; minimums (the corpus
-size and balance targets of the data card) are printed with their status and fail the check when missed.
+near-duplicates over all pairs, outlets, writers or events shared between train and dev/test) fail the check;
+minimums (the size and balance targets of each corpus version's data card) are printed with their status and fail
+the check when missed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ REQUIRED = ("id", "text", "issues", "regions", "split", "source")
 ELECTIONS = ("pilkada_2024", "pemilu_2024", "pilkada_2020", "pemilu_2019", "pilkada_2018", "pilkada_2017",
              "pilkada_2015", "pemilu_2014")
 NEAR_DUPLICATE = 0.8  # cosine of TF-IDF word 1-3-gram vectors
+WORDS = {"written": (120, 700), "written_v2": (150, 1500)}  # allowed body length per corpus version
+# Labels that were weakest on real news (issue 10): corpus v2 gives each of them at least 100 positives.
+V2_WEAK_LABELS = ("integritas_penyelenggara", "penyalahgunaan_wewenang", "pelanggaran_kampanye", "ujaran_kebencian",
+                  "hoaks", "kekerasan_intimidasi", "politisasi_sara")
 
 
 @dataclass
@@ -75,10 +80,24 @@ def check_corpus(rows: list[dict], taxonomy: Taxonomy | None = None, gazetteer=N
                 res.errors.append(f"{rid}: unknown region code {reg.get('code')!r}")
         if r["split"] not in ("train", "dev", "test"):
             res.errors.append(f"{rid}: split {r['split']!r}")
+    for r in rows:
+        lo, hi = WORDS.get(r.get("source"), (1, 10**9))
+        if not lo <= words(str(r.get("text", ""))) <= hi:
+            res.errors.append(f"{r.get('id')}: {words(str(r.get('text', '')))} words (allowed {lo}-{hi})")
     written = [r for r in rows if r.get("source") == "written"]
+    if written:
+        check_v1(written, taxonomy, gazetteer, res)
+    v2 = [r for r in rows if r.get("source") == "written_v2"]
+    if v2:
+        check_v2(v2, taxonomy, res)
+    check_splits(rows, res)
+    res.tables.append(split_table(rows, taxonomy))
+    return res
+
+
+def check_v1(written: list[dict], taxonomy: Taxonomy, gazetteer, res: CheckResult) -> None:
+    """The v1 data card's minimums (810 written articles of 120-700 words)."""
     wc = [words(r["text"]) for r in written]
-    res.errors += [f"{r['id']}: {words(r['text'])} words (allowed 120-700)" for r in written
-                   if not 120 <= words(r["text"]) <= 700]
 
     pos = [r for r in written if r["issues"]]
     neg = [r for r in written if not r["issues"]]
@@ -90,7 +109,8 @@ def check_corpus(rows: list[dict], taxonomy: Taxonomy | None = None, gazetteer=N
         return (gazetteer.get(code) or {}).get("name", "").replace("Kabupaten ", "").replace("Kota ", "")
 
     shared = [r for r in written if any(base_name(g["code"]) in SHARED_NAMES for g in r["regions"] if "." in g["code"])]
-    add = res.minimums.append
+    add = minimum_adder(res, "v1")
+
     add(("articles (written)", len(written), 700))
     add(("median words per article", statistics.median(wc) if wc else 0, 250))
     for label in taxonomy.ids:
@@ -108,28 +128,68 @@ def check_corpus(rows: list[dict], taxonomy: Taxonomy | None = None, gazetteer=N
     add(("elections represented", len({r.get("election") for r in written} & set(ELECTIONS)), 5))
     add(("event kinds represented", len({r.get("event_kind") for r in written} - {None, "non_election"}), 5))
 
-    # splits: outlets must not leak from train into dev/test, no near-duplicates across splits
-    outlets = {s: {r.get("outlet") for r in written if r["split"] == s} for s in ("train", "dev", "test")}
-    for s in ("dev", "test"):
-        leak = outlets[s] & outlets["train"]
-        if leak:
-            res.errors.append(f"outlets in both train and {s}: {sorted(leak)}")
+    res.tables.append("v1 " + length_table(wc, [(120, 200), (200, 300), (300, 400), (400, 500), (500, 600), (600, 701)]))
+    res.tables.append("v1 " + cooccurrence_table(written, taxonomy))
+    res.tables.append("v1 elections: " + counts(written, "election"))
+    res.tables.append("v1 event kinds: " + counts(written, "event_kind"))
+    res.tables.append("v1 outlet styles per split: " + styles_per_split(written))
+
+
+def check_v2(v2: list[dict], taxonomy: Taxonomy, res: CheckResult) -> None:
+    """Corpus v2 (written in the shapes of real online news): size, lengths, hard negatives, weak labels."""
+    wc = [words(r["text"]) for r in v2]
+    labels = collections.Counter(i for r in v2 for i in r["issues"])
+    neg = [r for r in v2 if not r["issues"]]
+    pos = [r for r in v2 if r["issues"]]
+
+    add = minimum_adder(res, "v2")
+
+    add(("articles", len(v2), 800))
+    add(("share of articles over 600 words", round(sum(w > 600 for w in wc) / max(1, len(wc)), 3), 0.25))
+    add(("articles with no issue (hard negatives + election news without risk)", len(neg), 200))
+    for label in V2_WEAK_LABELS:
+        add((f"positives: {label}", labels[label], 100))
+    add(("share of positive articles with >= 2 issues", round(sum(len(r["issues"]) > 1 for r in pos) / max(1, len(pos)), 3), 0.30))
+    add(("writers", len({r.get("writer") for r in v2}), 3))
+    res.tables.append("v2 " + length_table(wc, [(150, 300), (300, 600), (600, 1000), (1000, 1501)]))
+    res.tables.append("v2 positives per label: " + ", ".join(f"{i}={labels[i]}" for i in taxonomy.ids))
+    res.tables.append("v2 no-issue kinds: " + counts(neg, "negative_kind"))
+    res.tables.append("v2 " + cooccurrence_table(v2, taxonomy))
+    res.tables.append("v2 elections: " + counts(v2, "election"))
+    res.tables.append("v2 event kinds: " + counts(v2, "event_kind"))
+    res.tables.append("v2 writers per split: " + "; ".join(
+        f"{s}: " + ", ".join(sorted({str(r.get('writer')) for r in v2 if r['split'] == s})) for s in ("train", "dev", "test")))
+    res.tables.append("v2 outlet styles per split: " + styles_per_split(v2))
+
+
+def check_splits(rows: list[dict], res: CheckResult) -> None:
+    """Dev and test share no outlet, writer or event with train; no near-duplicate pair anywhere."""
+    for key in ("outlet", "writer", "event"):
+        values = {s: {r.get(key) for r in rows if r["split"] == s and r.get(key)} for s in ("train", "dev", "test")}
+        for s in ("dev", "test"):
+            leak = values[s] & values["train"]
+            if leak:
+                res.errors.append(f"{key}s in both train and {s}: {sorted(leak)[:10]}")
     split_of = {r["id"]: r["split"] for r in rows}
     for a, b, sim in near_duplicates(rows):
         where = "across splits" if split_of[a] != split_of[b] else "within a split"
         res.errors.append(f"near-duplicate {where}: {a} ~ {b} (TF-IDF cosine {sim})")
 
-    res.tables.append(split_table(rows, taxonomy))
-    res.tables.append(length_table(wc))
-    res.tables.append(cooccurrence_table(written, taxonomy))
-    res.tables.append("elections: " + ", ".join(f"{k}={v}" for k, v in collections.Counter(
-        r.get("election") for r in written).most_common()))
-    res.tables.append("event kinds: " + ", ".join(f"{k}={v}" for k, v in collections.Counter(
-        r.get("event_kind") for r in written).most_common()))
-    res.tables.append("outlet styles per split: " + "; ".join(
-        f"{s}: " + ", ".join(sorted({str(r.get('outlet_style')) for r in written if r['split'] == s}))
-        for s in ("train", "dev", "test")))
-    return res
+
+def minimum_adder(res: CheckResult, corpus: str):
+    """`add((what, value, minimum))` for one corpus version: its name prefixes every line it adds."""
+    def add(item: tuple[str, float, float]) -> None:
+        res.minimums.append((f"{corpus} {item[0]}", item[1], item[2]))
+    return add
+
+
+def counts(rows: list[dict], key: str) -> str:
+    return ", ".join(f"{k}={v}" for k, v in collections.Counter(r.get(key) for r in rows).most_common())
+
+
+def styles_per_split(rows: list[dict]) -> str:
+    return "; ".join(f"{s}: " + ", ".join(sorted({str(r.get('outlet_style')) for r in rows if r['split'] == s}))
+                     for s in ("train", "dev", "test"))
 
 
 def split_table(rows: list[dict], taxonomy: Taxonomy) -> str:
@@ -142,8 +202,7 @@ def split_table(rows: list[dict], taxonomy: Taxonomy) -> str:
     return "per split (rows incl. seeds; none = no issue, natl = no region):\n" + "\n".join(lines)
 
 
-def length_table(wc: list[int]) -> str:
-    bins = [(120, 200), (200, 300), (300, 400), (400, 500), (500, 600), (600, 701)]
+def length_table(wc: list[int], bins: list[tuple[int, int]]) -> str:
     rows = [f"  {lo:>3}-{hi - 1:<3} {sum(lo <= w < hi for w in wc):>5}" for lo, hi in bins]
     q = statistics.quantiles(wc, n=4) if len(wc) > 1 else [0, 0, 0]
     return (f"words per article: min {min(wc, default=0)}, q1 {q[0]:.0f}, median {q[1]:.0f}, q3 {q[2]:.0f}, "

@@ -10,9 +10,12 @@ from typing import Iterable
 from model.taxonomy import Taxonomy
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS_DIR = REPO / "training" / "corpus" / "written"
+CORPUS_DIRS = (REPO / "training" / "corpus" / "written", REPO / "training" / "corpus" / "written_v2")
 SEEDS_DIR = REPO / "seeds"
 SPLITS = ("train", "dev", "test")
+# v1: the first written corpus and the seeds; v2: written in the shapes of real online news (outlets, events and
+# writers of its dev and test splits are disjoint from train). Both are reported separately.
+CORPUS_OF_SOURCE = {"written": "v1", "seed": "v1", "written_v2": "v2"}
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
@@ -40,9 +43,10 @@ def load_seeds(seeds_dir: str | Path = SEEDS_DIR) -> list[dict]:
     return rows
 
 
-def load_corpus(corpus_dir: str | Path = CORPUS_DIR, *, with_seeds: bool = True) -> list[dict]:
-    """All written articles (every `*.jsonl` under `corpus_dir`) plus the seeds, in a stable order."""
-    rows = [r for p in sorted(Path(corpus_dir).glob("*.jsonl")) for r in read_jsonl(p)]
+def load_corpus(corpus_dirs: Iterable[str | Path] = CORPUS_DIRS, *, with_seeds: bool = True) -> list[dict]:
+    """All written articles (every `*.jsonl` under each of `corpus_dirs`, v1 then v2) plus the seeds, in a stable
+    order."""
+    rows = [r for d in corpus_dirs for p in sorted(Path(d).glob("*.jsonl")) for r in read_jsonl(p)]
     if with_seeds:
         rows += load_seeds()
     return rows
@@ -53,6 +57,11 @@ def article_text(row: dict) -> str:
     from model.text import join_title
 
     return join_title(row["text"], row.get("title"))
+
+
+def corpus_of(row: dict) -> str:
+    """"v1" or "v2" for corpus rows; "other" for rows from elsewhere (annotations, a user's file)."""
+    return CORPUS_OF_SOURCE.get(row.get("source", ""), "other")
 
 
 def split_rows(rows: Iterable[dict]) -> dict[str, list[dict]]:
@@ -82,3 +91,35 @@ def data_hash(rows: Iterable[dict]) -> str:
                       for r in rows):
         h.update(key.encode("utf-8"))
     return h.hexdigest()
+
+
+def read_labelled(paths: Iterable[str | Path], taxonomy: Taxonomy) -> list[dict]:
+    """Rows of labelled JSONL files (`text`, `issues`; optional `id`, `title`, `regions`, `split`) for evaluation.
+
+    Every row is checked before anything is scored, so a typo in a label or a missing text is reported as
+    `file:line: reason` instead of silently counting as a negative. Regions may be codes or `{"code": ...}`.
+    """
+    rows, errors = [], []
+    for path in paths:
+        for n, row in enumerate(read_jsonl(path), 1):
+            where = f"{path}:{n}"
+            if not isinstance(row, dict):
+                errors.append(f"{where}: not a JSON object")
+                continue
+            if not isinstance(row.get("text"), str) or not row["text"].strip():
+                errors.append(f"{where}: missing or empty 'text'")
+            issues = row.get("issues")
+            if not isinstance(issues, list):
+                errors.append(f"{where}: 'issues' must be a list of issue ids (empty for no issue)")
+            else:
+                unknown = [i for i in issues if i not in taxonomy.label2id]
+                if unknown:
+                    errors.append(f"{where}: unknown issue ids {unknown}")
+            regions = row.get("regions") or []
+            row = dict(row, id=row.get("id") or where,
+                       regions=[r if isinstance(r, dict) else {"code": str(r)} for r in regions])
+            rows.append(row)
+    if errors:
+        more = f" (and {len(errors) - 20} more)" if len(errors) > 20 else ""
+        raise ValueError("invalid labelled rows:\n  " + "\n  ".join(errors[:20]) + more)
+    return rows

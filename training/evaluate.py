@@ -13,8 +13,10 @@ def multilabel_report(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str])
 
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=0)
+    no_issue = ~y_true.any(axis=1)
     return {
         "n": int(len(y_true)),
+        "no_issue": {"n": int(no_issue.sum()), "flagged": int((no_issue & y_pred.any(axis=1)).sum())},
         "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
         "per_label": {label: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
@@ -52,4 +54,8 @@ def format_report(report: dict, title: str = "") -> str:
         lines.append(f"{label:<26}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{m['support']:>9d}")
     lines.append(f"{'micro-F1':<26}{report['micro_f1']:>21.3f}   (n={report['n']})")
     lines.append(f"{'macro-F1':<26}{report['macro_f1']:>21.3f}")
+    ni = report.get("no_issue")
+    if ni:
+        share = ni["flagged"] / ni["n"] if ni["n"] else 0.0
+        lines.append(f"{'no-issue articles flagged':<26}{ni['flagged']:>14d} of {ni['n']} ({share:.1%})")
     return "\n".join(lines)

@@ -19,6 +19,8 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=float, default=None)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--freeze-layers", type=int, default=None)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="any TrainingArgs field, value as JSON (e.g. --set learning_rate=8e-5); repeatable")
     p.add_argument("--no-quantize", action="store_true", help="skip the int8 variant")
     p.add_argument("--if-missing", action="store_true", help="do nothing when the model name already has a champion")
     p.add_argument("--promote", choices=["auto", "always", "never"], default="auto",
@@ -36,6 +38,14 @@ def run(args) -> int:
     for key in ("name", "base_encoder", "epochs", "max_steps", "freeze_layers"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set needs KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
     if args.no_quantize:
         options["quantize"] = False
     train_args = TrainingArgs.from_dict(options)
