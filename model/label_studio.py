@@ -145,7 +145,11 @@ def _label_studio(task: dict, resolver: LabelResolver, cfg: LabelStudioConfig) -
             reasons.append(f"unknown from_name {res.get('from_name')!r}; map it to issues or regions in the Label "
                            f"Studio config (known: {sorted(cfg.from_names)})")
             continue
-        choices = (res.get("value") or {}).get("choices") or []
+        value = res.get("value") or {}
+        choices = (value.get("choices") or []) if isinstance(value, dict) else None
+        if not isinstance(choices, list):
+            reasons.append(f"result {res.get('from_name')!r}: value.choices must be a list of choice values")
+            continue
         _map(choices, kind, resolver, labels, reasons)
     return {"text": text, "title": title, **labels}, reasons, None
 
