@@ -64,6 +64,19 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
+def _same_labels_row(db: sqlite3.Connection, h: str, rec: dict[str, Any]) -> int | None:
+    """The id of the active row of text hash `h` if it has the same title, issues and regions as `rec` (order of
+    labels ignored), else None."""
+    row = db.execute("SELECT id, title, issues, regions FROM annotations WHERE text_hash=? AND status='active'",
+                     (h,)).fetchone()
+    if row is None:
+        return None
+    row_id, title, issues, regions = row
+    same = (title == rec["title"] and sorted(json.loads(issues)) == sorted(rec["issues"])
+            and sorted(r["code"] for r in json.loads(regions)) == sorted(r["code"] for r in rec["regions"]))
+    return int(row_id) if same else None
+
+
 class AnnotationStore:
     """Append-mostly annotation table. Thread-safe: one short-lived connection per call."""
 
@@ -150,16 +163,31 @@ class AnnotationStore:
 
     def add(self, records: list[dict], *, annotator: str, source: str) -> list[int]:
         """Validate all records, then insert them in one transaction (superseding older rows of the same text)."""
+        return [row_id for row_id, _ in self._write(records, annotator, source, skip_unchanged=False)]
+
+    def add_if_changed(self, records: list[dict], *, annotator: str, source: str) -> list[tuple[int, bool]]:
+        """Like `add`, but a record whose text already has an active row with the same title, issues and regions
+        is not written again: (id of the active row, False). Others: (new id, True). Redelivered events (webhooks
+        retry) therefore store once."""
+        return self._write(records, annotator, source, skip_unchanged=True)
+
+    def _write(self, records: list[dict], annotator: str, source: str, *,
+               skip_unchanged: bool) -> list[tuple[int, bool]]:
         if not annotator or not source:
             raise ValueError("annotator and source are required")
         clean = self.validate(list(records))
         created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        ids: list[int] = []
+        out: list[tuple[int, bool]] = []
         with self._lock, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
                 for rec in clean:
                     h = text_hash(rec["text"])
+                    if skip_unchanged:
+                        same = _same_labels_row(db, h, rec)
+                        if same is not None:
+                            out.append((same, False))
+                            continue
                     db.execute("UPDATE annotations SET status='superseded' WHERE text_hash=? AND status='active'",
                                (h,))
                     cur = db.execute(
@@ -167,12 +195,12 @@ class AnnotationStore:
                         "created, status) VALUES (?,?,?,?,?,?,?,?, 'active')",
                         (rec["text"], h, rec["title"], json.dumps(rec["issues"]),
                          json.dumps(rec["regions"], ensure_ascii=False), annotator, source, created))
-                    ids.append(int(cur.lastrowid))
+                    out.append((int(cur.lastrowid), True))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-        return ids
+        return out
 
     # -- reading -------------------------------------------------------------------------------------------------
     def _rows(self, where: str, args: tuple = ()) -> list[dict[str, Any]]:

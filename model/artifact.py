@@ -13,6 +13,9 @@ Layout of `models/<name>/<version>/`:
     config.json       Hugging Face style config (id2label, problem_type) so other tools can read the labels
     training.json     training config, data hash, split sizes, library versions
     metrics.json      dev/test metrics, per label, for every ONNX variant
+    tokenizer_config.json, special_tokens_map.json, onnx/model.onnx, README.md
+                      for other tools (`model/interop.py`): AutoTokenizer, the served graph under onnx/ (a hard
+                      link), the model card; serving never reads them
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from serve.holder import ModelHolder
 from serve.logging import setup_logging
 from serve.metrics import Metrics
 from serve.middleware import BodyGuardMiddleware, RequestContextMiddleware
-from serve.routes import admin, annotations, classify, meta, page
+from serve.routes import admin, annotations, classify, labelstudio, meta, page
 from serve.routes.page import STATIC_DIR
 
 DESCRIPTION = ("Rawan classifies Indonesian election news: electoral-risk issue labels (multi-label, sigmoid scores, "
@@ -45,11 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Rawan", version="1", description=DESCRIPTION, lifespan=lifespan, docs_url="/docs")
     app.state.settings, app.state.metrics, app.state.store = settings, metrics, None
-    for module in (classify, meta, annotations, admin, page):
+    modules = (classify, meta, annotations, admin, labelstudio, page)
+    for module in modules:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     errors.install(app, settings.retry_after_s)
-    known = frozenset(r.path for m in (classify, meta, annotations, admin, page) for r in m.router.routes)
+    known = frozenset(r.path for m in modules for r in m.router.routes)
     app.add_middleware(BodyGuardMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, known_paths=known)  # outermost: sees every reply
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,6 +56,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     warmup: bool = True
 
+    # Label Studio ML backend (routes under /ls)
+    ls_auth: Literal["bearer", "basic", "either"] = Field(
+        "either", description="how Label Studio authenticates: the admin token as Bearer, HTTP basic auth, or either")
+    ls_basic_user: str = Field("rawan", description="basic-auth user name Label Studio sends")
+    ls_basic_password: SecretStr | None = Field(None, description="basic-auth password (unset: the admin token)")
+    ls_retrain: bool = Field(False, description="start a retrain after a webhook stores a new annotation or on "
+                                                "START_TRAINING (one at a time); off: webhooks only store")
+    ls_retrain_command: str | None = Field(None, description="shell words run instead of the default "
+                                                             "`python -m rawan.cli retrain ...`")
+
     @field_validator("model", mode="before")
     @classmethod
     def _empty_is_none(cls, v):
@@ -68,3 +79,8 @@ class Settings(BaseSettings):
     def admin_secret(self) -> str | None:
         token = self.admin_token.get_secret_value() if self.admin_token else ""
         return token or None
+
+    def ls_basic_secret(self) -> str | None:
+        """The basic-auth password Label Studio must send: its own setting, else the admin token."""
+        password = self.ls_basic_password.get_secret_value() if self.ls_basic_password else ""
+        return password or self.admin_secret()

@@ -221,3 +221,64 @@ class ReloadResult(BaseModel):
     changed: bool
     previous: ModelRef | None
     current: ModelRef | None
+
+
+# -- Label Studio ML backend (/ls) -----------------------------------------------------------------------------
+class _LabelStudioBody(BaseModel):
+    """Label Studio's bodies carry more than Rawan reads (and more with each release): extra fields are kept, not
+    rejected."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class LSSetupRequest(_LabelStudioBody):
+    project: str | int | None = Field(None, description="'<id>.<created timestamp>'")
+    label_schema: str = Field(..., alias="schema", min_length=1, description="the project's labelling config (XML)")
+    hostname: str | None = None
+    access_token: str | None = Field(None, description="ignored: Rawan never calls Label Studio back")
+    model_version: str | None = None
+
+
+class LSPredictRequest(_LabelStudioBody):
+    tasks: list[dict[str, Any]] = Field(..., description="tasks as Label Studio stores them: {id, data: {...}}")
+    project: str | int | None = None
+    label_config: str | None = Field(None, description="the project's labelling config (XML)")
+    params: dict[str, Any] | None = None
+    model_version: str | None = None
+
+
+class LSWebhookRequest(_LabelStudioBody):
+    action: str = Field(..., min_length=1, description="e.g. ANNOTATION_CREATED, ANNOTATION_UPDATED")
+    annotation: dict[str, Any] | None = None
+    task: dict[str, Any] | None = None
+    project: dict[str, Any] | int | str | None = None
+
+
+class LSHealth(BaseModel):
+    status: Literal["UP"]
+    model_class: str
+    model_version: str | None = Field(None, description="name@version once the model is loaded")
+    ready: bool
+
+
+class LSSetupResult(BaseModel):
+    model_version: str
+
+
+class LSPrediction(BaseModel):
+    result: list[dict[str, Any]] = Field(..., description="choices results: {from_name, to_name, type, value}")
+    score: float = Field(..., description="highest issue probability of the article")
+    model_version: str
+
+
+class LSPredictResult(BaseModel):
+    results: list[LSPrediction]
+    model_version: str
+
+
+class LSWebhookResult(BaseModel):
+    status: Literal["stored", "unchanged", "skipped", "ignored", "training"]
+    action: str
+    id: int | None = Field(None, description="the annotation store row (new, or the unchanged active one)")
+    reason: str | None = None
+    retrain: str | None = Field(None, description="started | already running | off (RAWAN_LS_RETRAIN)")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from model.artifact import ArtifactConfig, write_hf_config, write_json
+from model.interop import write_interop_files
 from model.taxonomy import Taxonomy
 from training.args import TrainingArgs
 from training.data import article_text, corpus_of, data_hash, split_rows
@@ -185,6 +186,7 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
         "history": history, "libraries": library_versions(), "torch_threads": torch.get_num_threads(),
         "build_seconds": round(time.time() - t_start, 1), "version": version,
     })
+    write_interop_files(work, trainer.hf_tokenizer.special_tokens_map)  # HF tokenizer files, onnx/, README.md
     work.rename(final)
     log(f"wrote {final} (served: {config.onnx_file}; micro-F1 {summary_line(variants[chosen])})")
     return final

@@ -120,7 +120,7 @@ def run_export(args) -> int:
 
 
 def run_ls_config(args) -> int:
-    from training.imports import default_resolver, label_studio_config
+    from model.label_studio import default_resolver, label_studio_config  # no training package: works in the image
 
     print(label_studio_config(default_resolver(), values=args.values, lang=args.lang), end="")
     return 0

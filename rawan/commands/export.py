@@ -38,5 +38,10 @@ def run(args) -> int:
         tmp.unlink()
         raise ValueError(f"parity check failed: max |p_onnx - p_torch| = {diff:.2e} > 1e-4")
     os.replace(tmp, target)
+    if target == directory / "model.onnx" and (directory / "onnx").is_dir():
+        # onnx/model.onnx may be a hard link to the replaced file: point it at the served file again
+        from model.interop import link_served_onnx
+
+        link_served_onnx(directory)
     print(f"wrote {target}; parity max |dp| = {diff:.2e}")
     return 0

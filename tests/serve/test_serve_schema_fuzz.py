@@ -47,7 +47,7 @@ def test_api_never_5xx_and_matches_its_schema(fuzz_app):
 
 def run_operation(operation, statuses: set[int]) -> None:
     """Hypothesis-driven cases for one operation (admin routes get the token so their bodies are exercised)."""
-    admin = operation.path.startswith(("/v1/annotations", "/v1/admin"))
+    admin = operation.path.startswith(("/v1/annotations", "/v1/admin", "/ls/"))
 
     @given(case=operation.as_strategy())
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
