@@ -75,7 +75,8 @@ def read_json(path: str | Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def write_hf_config(directory: str | Path, labels: list[str], base_encoder: str) -> None:
+def write_hf_config(directory: str | Path, labels: list[str], base_encoder: str, token_pooling: str = "mean",
+                    window_pooling: str = "max") -> None:
     """A `config.json` readable by Hugging Face tools: labels and the multi-label problem type."""
     write_json(Path(directory) / "config.json", {
         "architectures": ["RawanIssueClassifier"],
@@ -85,5 +86,7 @@ def write_hf_config(directory: str | Path, labels: list[str], base_encoder: str)
         "num_labels": len(labels),
         "base_encoder": base_encoder,
         "onnx": {"inputs": ["input_ids", "attention_mask"], "outputs": ["logits", "token_logits"],
-                 "pooling_over_tokens": "attention-masked mean", "score": "sigmoid"},
+                 "pooling_over_tokens": {"mean": "attention-masked mean",
+                                         "mean+max": "attention-masked mean plus masked max"}[token_pooling],
+                 "pooling_over_windows": window_pooling, "score": "sigmoid"},
     })

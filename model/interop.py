@@ -158,9 +158,12 @@ def model_card(directory: str | Path) -> str:
             f"Measured on the served graph `{variant.get('onnx_file', config.onnx_file)}` with the thresholds above "
             "(percent). The thresholds were tuned on dev, so dev figures are optimistic; test is the held-out "
             "estimate."]
-    for split in ("dev", "test"):
+    titles = {"test_v2": "test, corpus v2 (written in real outlets' shapes; the realistic held-out figure)",
+              "test_v1": "test, corpus v1", "dev_v2": "dev, corpus v2 (selects recipes)", "dev": "dev, pooled",
+              "test": "test, pooled"}
+    for split, title in titles.items():
         if split in variant:
-            out += ["", f"### {split}", "", *_split_table(variant[split], config.labels)]
+            out += ["", f"### {title}", "", *_split_table(variant[split], config.labels)]
     gate = metrics.get("gate", {})
     if gate:
         out += ["", "Quantised variants (served only if they pass the quality gate against fp32):", ""]
@@ -176,8 +179,8 @@ def model_card(directory: str | Path) -> str:
             "- Trained and measured on a small, written corpus (see the Rawan data card); expect lower figures on "
             "real scraped news, and re-measure before relying on a threshold.",
             "- Labels with little test support have wide uncertainty; check the support column above.",
-            "- Long articles must be windowed and max-pooled as Rawan does (`model/text.py`); one tokenizer call "
-            "with truncation scores only the first window.",
+            "- Long articles must be windowed and pooled as Rawan does (`model/text.py`, settings in "
+            "`classifier.json`); one tokenizer call with truncation scores only the first window.",
             "- Regions (Kemendagri codes) and evidence sentences come from Rawan's runtime, not from this graph.",
             "",
             "## Files and how to load", "",

@@ -176,7 +176,7 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
     config.thresholds = variants[chosen]["thresholds"]
     config.variants = {k: v["onnx_file"] for k, v in variants.items()}
     config.save(work)
-    write_hf_config(work, taxonomy.ids, args.base_encoder)
+    write_hf_config(work, taxonomy.ids, args.base_encoder, args.token_pooling, args.pooling)
     write_json(work / "metrics.json", {"served_variant": chosen, "gate": gate, "variants": variants,
                                        "parity_max_abs_diff": parity})
     write_json(work / "training.json", {
