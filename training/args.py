@@ -27,7 +27,7 @@ class TrainingArgs:
     pooling: str = "max"
     sampling: str = "shuffle"
     token_pooling: str = "mean+max"
-    epochs: float = 4.0
+    epochs: float = 2.0
     batch_windows: int = 16
     learning_rate: float = 6e-5
     head_learning_rate: float = 2e-3
@@ -36,10 +36,10 @@ class TrainingArgs:
     dropout: float = 0.1
     freeze_embeddings: bool = True
     freeze_layers: int = 8
-    max_train_windows: int = 4
+    max_train_windows: int = 2
     bf16: bool | None = None  # None: on where the CPU has native bf16 (model.hardware.has_fast_bf16)
     seed: int = 13
-    quantize: bool = True
+    quantize: bool = False  # int8 variants are built and gated on request (they never passed the gate)
     threads: int = 0
     max_steps: int = 0
     extra: dict = field(default_factory=dict)
