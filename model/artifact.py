@@ -48,6 +48,8 @@ class ArtifactConfig:
     base_encoder: str = ""
     created: str = ""
     variants: dict[str, str] = field(default_factory=dict)
+    backend: str = "ort"  # "ort" or "openvino" (model/runtime.py); set by `rawan quantize` when a variant wins
+    backend_options: dict = field(default_factory=dict)  # e.g. {"precision": "bf16"} for OpenVINO
 
     def save(self, directory: str | Path) -> None:
         write_json(Path(directory) / CLASSIFIER_FILE, asdict(self))
