@@ -17,16 +17,20 @@ fp32 here (interleaved timing on the same windows). With 12-19 positives per lab
 moves a label's F1 by 3-4 points, so per-label F1 is reported, never gated. The retrain gate (`training/gate.py`)
 keeps its own rules: it compares model versions as served, whichever variant that is.
 
-Cost on 2 cores, for a pool of A articles with W windows (W/A is about 1.6 for the corpus articles alone and
-about 5 for the concatenations; `quantize_model` logs W before it starts, and the record keeps it):
+Cost, for a pool of A articles with W windows. The default pool is 1,015 articles (815 corpus + 200 synthetic)
+and W = 3,809 windows of e5-small's 256 tokens (counted with its tokenizer: 2,102 for the corpus articles, 2.6 per
+article, and 1,707 for the concatenations, 8.5 each); `quantize_model` logs W before it starts and records it:
 
-    seconds ~= W / r_fp32 + sum over variants v of W / r_v           (the pool, once per graph)
-             + C / r_fp32 * (2 for percentile, 3 for entropy)         (calibration, C = 128 windows, per ORT int8 file)
-             + (V + 1) * rounds * S / r                               (timing: S = 32 windows, 3 rounds)
+    seconds ~= W / r_fp32 + sum over variants v of W / r_v            (the pool, once per graph)
+             + k * C / r_fp32 per ORT int8 file (C = 128 calibration windows; k ~ 2: one pass with every MatMul
+               tensor as an output, plus histograms)
+             + (V + 1) * rounds * S / r                                (timing: S >= 32 windows, 3 rounds)
+             + V * 2 * 24 / r_v                                        (batch check: 24 windows alone + batched)
 
-where r is a graph's windows/s at full 256-token windows on this machine (`python bench/model_throughput.py`
-prints it for every variant). Per 1,000 articles that is (W/1000) thousand windows per graph: measure r on the
-real model rather than scaling the tiny test model's figures.
+where r is a graph's windows/s on this machine and V the number of variants that run here. Per 1,000 articles:
+about 3,750 windows per graph, so roughly (V + 1) * 3,750 / r seconds. Measure r on the real model
+(`python bench/model_throughput.py` prints articles/s of ~600-word articles for every variant); the tiny test
+model's figures say nothing about it.
 """
 
 from __future__ import annotations
