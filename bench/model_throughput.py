@@ -19,7 +19,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from common import hardware, realistic_articles

@@ -1,4 +1,7 @@
-"""Build one model version end to end: train -> export ONNX -> parity -> thresholds -> artifact (-> quantise, opt-in)."""
+"""Build one model version end to end: train -> export ONNX -> parity -> thresholds -> artifact (-> quantise).
+
+Quantisation is opt-in (`quantize`): it runs `rawan quantize`'s code (training/quant_gate.py) on the new version.
+"""
 
 from __future__ import annotations
 

@@ -72,7 +72,8 @@ class QuantGateRules:
 
 
 # -- the pool ----------------------------------------------------------------------------------------------------
-def build_pool(rows: Sequence[dict], size: int = 1000, *, seed: int = 0, min_synthetic: int | None = None) -> list[dict]:
+def build_pool(rows: Sequence[dict], size: int = 1000, *, seed: int = 0,
+               min_synthetic: int | None = None) -> list[dict]:
     """Every row (labelled dev/test rows keep their split and issues) plus synthetic concatenations, `size` in all.
 
     A concatenation joins 2-5 distinct rows' texts (title-joined, blank line between): long, multi-window
@@ -267,7 +268,8 @@ def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Seq
     encoded = [ref.prepare(p["text"]) for p in pool]
     n_windows = sum(len(a.windows) for a in encoded)
     labelled = np.array([i for i, p in enumerate(pool) if p["split"] in ("dev", "test")], dtype=int)
-    y = np.array([[label in pool[i]["issues"] for label in labels] for i in labelled], dtype=bool).reshape(-1, len(labels))
+    y = np.array([[label in pool[i]["issues"] for label in labels] for i in labelled], dtype=bool)
+    y = y.reshape(-1, len(labels))
     n_synth = sum(p["synthetic"] for p in pool)
     log(f"quantisation gate pool: {len(pool)} articles ({len(pool) - n_synth} corpus, {n_synth} synthetic), "
         f"{n_windows} windows; {len(labelled)} labelled dev+test rows; {describe()}")
@@ -418,9 +420,10 @@ def _write_outcome(directory: Path, work: Path, record: dict, probs: dict, ref_p
     metrics["quantization"] = record
     if switch:
         spec = variants.get(chosen, {"onnx_file": "model.onnx", "backend": "ort", "backend_options": {}})
+        on_disk = {n: variants[n]["onnx_file"] for n in probs
+                   if variants[n]["onnx_file"] in keep or variants[n]["onnx_file"] == "model.onnx"}
         _serve(directory, spec["onnx_file"], spec["backend"], spec["backend_options"], thresholds_map,
-               {"fp32": "model.onnx", **{n: variants[n]["onnx_file"] for n in probs
-                                         if variants[n]["onnx_file"] in keep or variants[n]["onnx_file"] == "model.onnx"}})
+               {"fp32": "model.onnx", **on_disk})
         metrics["served_variant"] = chosen
     write_json(directory / "metrics.json", metrics)
 
