@@ -14,7 +14,8 @@ COPY pyproject.toml README.m[d] ./
 RUN python - <<'PY' > /tmp/requirements.txt
 import tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))["project"]
-print("\n".join(p["dependencies"] + p["optional-dependencies"]["serve"]))
+# openvino too: `rawan quantize` may have chosen it for the mounted model (classifier.json's backend)
+print("\n".join(p["dependencies"] + p["optional-dependencies"]["serve"] + p["optional-dependencies"]["openvino"]))
 PY
 RUN pip install -r /tmp/requirements.txt
 COPY model/ model/

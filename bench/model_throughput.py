@@ -1,8 +1,16 @@
-"""Throughput of the served ONNX variant vs the other ONNX variant, PyTorch fp32 and PyTorch bf16 autocast.
+"""Throughput and latency of every backend/variant on this machine, beside its quantisation-gate figures.
 
-16 articles of ~600 words (sampled from the corpus), all windows batched by the same token budget, every backend
-timed in interleaved rounds in one run (the machine is shared: compare ratios within a run). Also prints the
-quality-gate figures recorded in the model's metrics.json. Usage: python bench/model_throughput.py [--model DIR]
+ORT fp32 (the reference), every variant of `model/quantize.py` that runs here (the model directory's own file
+where `rawan quantize` kept one, else a throw-away build, calibrated on real training windows), PyTorch fp32 and
+PyTorch bf16 autocast on the same weights. Two figures each, all timed in interleaved rounds in one run (the
+machine is shared: compare ratios within a run):
+
+- articles/s over `--articles` articles of ~600 words (all windows batched by the same token budget);
+- p50 latency of one ~600-word article alone (its windows in one call), over `--latency-runs` calls.
+
+The CPU flags that decide the fast path (AMX, avx512_bf16, VNNI) are printed first; the gate figures come from
+the model's metrics.json (`rawan quantize` writes them). Usage:
+python bench/model_throughput.py [--model DIR] [--variants NAME ...] [--articles 16] [--no-torch]
 """
 
 from __future__ import annotations
@@ -11,85 +19,151 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from common import hardware, realistic_articles
 
+from model.hardware import describe, has_fast_bf16
 from model.registry import resolve_model_path
 from model.runtime import Classifier, token_batches
 from model.text import pad_batch, sigmoid
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    from model.artifact import read_json
+    from model.quantize import VARIANTS, build_variant, unavailable
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), help="variants to time (default: all)")
     ap.add_argument("--articles", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--latency-runs", type=int, default=5)
     ap.add_argument("--token-budget", type=int, default=8192)
+    ap.add_argument("--calibration-windows", type=int, default=128)
+    ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows (no train extra needed)")
     args = ap.parse_args()
-    import torch
-
-    from model.artifact import read_json
-    from model.export import quantize_int8
-    from model.network import load_torch_classifier
 
     directory = resolve_model_path(args.model)
     texts = realistic_articles(args.articles)
-    fp32 = Classifier.load(directory, variant="model.onnx", regions=False)
-    int8_path = directory / "model.int8.onnx"
-    tmp = None
-    if not int8_path.exists():  # gate failed at build time: quantise a throw-away copy just to time it
-        tmp = tempfile.TemporaryDirectory()
-        int8_path = quantize_int8(directory / "model.onnx", Path(tmp.name) / "model.int8.onnx")
-    int8 = Classifier.load(directory, variant=str(int8_path), regions=False)
+    fp32 = Classifier.load(directory, variant="model.onnx", backend="ort", backend_options={}, regions=False)
     articles = [fp32.prepare(t) for t in texts]
+    one = articles[:1]
     n_windows = sum(len(a.windows) for a in articles)
-    torch_model = load_torch_classifier(directory)
-    torch.set_num_threads(fp32.session.get_session_options().intra_op_num_threads)
-    windows = sorted((w for a in articles for w in a.windows), key=len)
-    batches = list(token_batches(windows, len, args.token_budget))
+    metrics = read_json(directory / "metrics.json")
+    gated = metrics.get("quantization", {}).get("variants", {})
 
-    def run_torch(bf16: bool) -> None:
-        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            for b in batches:
-                ids, mask = pad_batch(b, fp32.config.pad_id)
-                torch_model(torch.from_numpy(ids), torch.from_numpy(mask))
+    print(f"hardware: {describe()}")
+    print(f"          {hardware()}; {fp32.threads} inference threads")
+    words = statistics.mean(len(t.split()) for t in texts)
+    print(f"{args.articles} articles, mean {words:.0f} words, {n_windows} windows of <= {fp32.config.max_length} "
+          f"tokens; latency: one {len(texts[0].split())}-word article ({len(one[0].windows)} windows)")
 
-    backends = {
-        "ONNX Runtime fp32": lambda: fp32.infer_articles(articles, args.token_budget),
-        "ONNX Runtime int8 (dynamic, per-channel)": lambda: int8.infer_articles(articles, args.token_budget),
-        "PyTorch fp32": lambda: run_torch(False),
-        "PyTorch bf16 autocast": lambda: run_torch(True),
-    }
-    for fn in backends.values():  # warm-up
+    # -- the ONNX backends -------------------------------------------------------------------------------------
+    tmp = tempfile.TemporaryDirectory()
+    calibration = None
+    cache: dict = {}
+    backends: dict[str, Classifier] = {"ort_fp32": fp32}
+    notes: dict[str, str] = {}
+    for name in args.variants:
+        spec = VARIANTS[name]
+        why = unavailable(spec)
+        if why:
+            notes[name] = f"not run: {why}"
+            continue
+        path = directory / spec.onnx_file
+        if not path.exists() or name not in gated or gated[name].get("onnx_file") != spec.onnx_file:
+            if calibration is None and spec.kind == "int8_static":
+                calibration = calibration_windows(fp32, args.calibration_windows)
+            path = build_variant(spec, directory, calibration or [], fp32.config.pad_id, out_dir=tmp.name,
+                                 cache=cache).path
+        backends[name] = Classifier.load(directory, variant=str(path), backend=spec.backend,
+                                         backend_options=spec.backend_options, regions=False)
+    runs = {name: (lambda c=c: c.infer_articles(articles, args.token_budget)) for name, c in backends.items()}
+    single = {name: (lambda c=c: c.infer_articles(one, args.token_budget)) for name, c in backends.items()}
+
+    # -- PyTorch on the same weights ---------------------------------------------------------------------------
+    if not args.no_torch:
+        import torch
+
+        from model.network import load_torch_classifier
+
+        torch_model = load_torch_classifier(directory)
+        torch.set_num_threads(fp32.threads)
+        batches = list(token_batches(sorted((w for a in articles for w in a.windows), key=len), len,
+                                     args.token_budget))
+
+        def run_torch(bf16: bool, windows_batches) -> None:
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                for b in windows_batches:
+                    ids, mask = pad_batch(b, fp32.config.pad_id)
+                    torch_model(torch.from_numpy(ids), torch.from_numpy(mask))
+
+        one_batch = [list(one[0].windows)]
+        runs["torch_fp32"] = lambda: run_torch(False, batches)
+        runs["torch_bf16"] = lambda: run_torch(True, batches)
+        single["torch_fp32"] = lambda: run_torch(False, one_batch)
+        single["torch_bf16"] = lambda: run_torch(True, one_batch)
+        if not has_fast_bf16():
+            notes["torch_bf16"] = "emulated: this CPU has no native bf16"
+
+    for fn in runs.values():  # warm-up
         fn()
-    times: dict[str, list[float]] = {k: [] for k in backends}
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    latency: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(args.rounds):
-        for name, fn in backends.items():
+        for name, fn in runs.items():
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    words = statistics.mean(len(t.split()) for t in texts)
-    print(f"hardware: {hardware()}; torch threads {torch.get_num_threads()}")
-    print(f"{args.articles} articles, mean {words:.0f} words, {n_windows} windows of <= {fp32.config.max_length} "
-          f"tokens, median of {args.rounds} interleaved rounds")
-    base = None
-    for name, ts in times.items():
-        rate = args.articles / statistics.median(ts)
-        base = base or rate
-        print(f"  {name:<42} {rate:7.2f} articles/s  ({rate / base:.2f}x ORT fp32)")
-    m = read_json(directory / "metrics.json")
-    print(f"\nserved variant: {m.get('served_variant')}; gate: {m.get('gate')}")
-    for name, v in m.get("variants", {}).items():
-        worst = min(v["test"]["per_label"].items(), key=lambda kv: kv[1]["f1"])
-        print(f"  {name}: test micro-F1 {v['test']['micro_f1']:.4f}, macro-F1 {v['test']['macro_f1']:.4f}, "
-              f"lowest label {worst[0]} {worst[1]['f1']:.3f}")
-    probs_fp32 = np.stack([o[0] for a in fp32.infer_articles(articles[:4]) for o in a])
-    probs_int8 = np.stack([o[0] for a in int8.infer_articles(articles[:4]) for o in a])
-    print(f"  max |p_int8 - p_fp32| on these windows: {np.abs(sigmoid(probs_int8) - sigmoid(probs_fp32)).max():.4f}")
-    if tmp:
-        tmp.cleanup()
+    for _ in range(args.latency_runs):
+        for name, fn in single.items():
+            t0 = time.perf_counter()
+            fn()
+            latency[name].append(time.perf_counter() - t0)
+
+    reference = [sigmoid(np.stack([o[0] for o in a])) for a in fp32.infer_articles(articles[:4])]
+    print(f"\nmedian of {args.rounds} interleaved rounds; gate figures from {directory.name}/metrics.json "
+          f"(served: {metrics.get('served_variant', '?')})")
+    print(f"{'backend / variant':<20}{'art/s':>8}{'vs ORT':>8}{'p50 ms':>9}{'max|dp| here':>13}   gate")
+    base = args.articles / statistics.median(times["ort_fp32"])
+    for name in runs:
+        rate = args.articles / statistics.median(times[name])
+        p50 = 1000 * statistics.median(latency[name])
+        dp = ""
+        if name in backends and name != "ort_fp32":
+            got = [sigmoid(np.stack([o[0] for o in a])) for a in backends[name].infer_articles(articles[:4])]
+            dp = f"{max(float(np.abs(g - r).max()) for g, r in zip(got, reference)):.4f}"
+        print(f"{name:<20}{rate:8.2f}{rate / base:7.2f}x{p50:9.0f}{dp:>13}   {gate_text(name, gated, notes)}")
+    for name, note in notes.items():
+        if name not in runs:
+            print(f"{name:<20}{'':>38}   {note}")
+    tmp.cleanup()
+
+
+def gate_text(name: str, gated: dict, notes: dict) -> str:
+    if name == "ort_fp32":
+        return "reference"
+    if name.startswith("torch"):
+        return notes.get(name, "")
+    rec = gated.get(name)
+    if not rec or "gate" not in rec:
+        return "not gated on this model (run `rawan quantize`)"
+    g = rec["gate"]
+    lo, hi = g["drop_interval_pt"]
+    served = "passed" if rec.get("passed") else "failed"
+    return (f"{served}: agreement {100 * g['agreement']:.2f} %, micro-F1 drop {g['micro_f1_drop_pt']:+.2f} pt "
+            f"[{lo:+.2f}, {hi:+.2f}], max |dp| {g['max_abs_dprob']:.4f}, batch {g['batch_max_abs_dprob']:.0e}")
+
+
+def calibration_windows(clf: Classifier, n: int) -> list[np.ndarray]:
+    """Real windows of training-split corpus articles (fixed sample), as `rawan quantize` calibrates."""
+    from training.data import article_text, load_corpus
+
+    rows = [r for r in load_corpus() if r["split"] == "train"]
+    windows = [w for r in rows[:: max(1, len(rows) // (2 * n))] for w in clf.prepare(article_text(r)).windows]
+    pick = np.random.default_rng(0).choice(len(windows), size=min(n, len(windows)), replace=False)
+    return [windows[i] for i in sorted(pick)]
 
 
 if __name__ == "__main__":

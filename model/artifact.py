@@ -3,9 +3,9 @@
 Layout of `models/<name>/<version>/`:
     classifier.json   serving config: labels, thresholds, windowing, pooling, special ids, which ONNX file to serve
     model.onnx        fp32 graph (inputs input_ids, attention_mask; outputs logits, token_logits)
-    model.int8-static.onnx, model.int8.onnx
-                      static-QDQ and dynamic int8 variants; static is served only if it passed the quality gate
-                      (`onnx_file` in classifier.json names the served file, metrics.json says why)
+    model.int8-static.onnx, model.int8-full.onnx, ...
+                      faster variants kept by `rawan quantize` because they passed its gate (model/quantize.py);
+                      `onnx_file` + `backend` in classifier.json name what is served, metrics.json says why
     torch_state.pt, encoder_config.json
                       the fine-tuned torch weights (benchmarks, re-export); never loaded by serving
     tokenizer.json    the fast tokenizer
@@ -48,6 +48,8 @@ class ArtifactConfig:
     base_encoder: str = ""
     created: str = ""
     variants: dict[str, str] = field(default_factory=dict)
+    backend: str = "ort"  # "ort" or "openvino" (model/runtime.py); set by `rawan quantize` when a variant wins
+    backend_options: dict = field(default_factory=dict)  # e.g. {"precision": "bf16"} for OpenVINO
 
     def save(self, directory: str | Path) -> None:
         write_json(Path(directory) / CLASSIFIER_FILE, asdict(self))

@@ -45,7 +45,19 @@ def has_amx() -> bool:
     return "amx_tile" in cpu_flags()
 
 
+def has_int8_dot() -> bool:
+    """True where int8 dot products accumulate without 16-bit saturation (VNNI or AMX-INT8).
+
+    Without them (AVX2 only), ONNX Runtime multiplies u8 x s8 with vpmaddubsw, whose pairwise int16 sums saturate
+    at full-range weights; 7-bit weights (`reduce_range`) keep them exact, at a small cost in weight precision.
+    """
+    return any(f in cpu_flags() for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
+
+
 def describe() -> str:
     """One line for benches and build logs: CPU model, cores and the flags that decide the fast path."""
     flags = [f for f in REPORTED_FLAGS if f in cpu_flags()]
-    return f"{cpu_model()}, {os.cpu_count()} logical cores, flags: {' '.join(flags) or 'none of ' + ','.join(REPORTED_FLAGS)}"
+    fast = ("AMX" if has_amx() else "no AMX") + (", native bf16" if has_fast_bf16() else ", no native bf16") + \
+        (", int8 dot products (VNNI/AMX)" if has_int8_dot() else ", no VNNI")
+    return (f"{cpu_model()}, {os.cpu_count()} logical cores, flags: "
+            f"{' '.join(flags) or 'none of ' + ','.join(REPORTED_FLAGS)} ({fast})")

@@ -3,13 +3,20 @@
 The steps are public so servers and batch jobs can interleave them: `prepare` (tokenise and window, CPU-bound,
 thread-safe), `infer` (one ORT call over windows of many articles, grouped by a token budget) and `finish`
 (pool windows, thresholds, evidence, regions).
+
+Backends (`classifier.json`'s `backend`, or `Classifier.load(dir, backend=...)`): "ort" (ONNX Runtime, the
+default, always installed) and "openvino" (the `openvino` package reads the same ONNX files; optional, installed
+with `pip install 'rawan[openvino]'`). Both run behind the same two calls (`get_inputs`, `run`), so everything
+above `infer` is one code path. Runtimes are imported only when a model is loaded with them.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -42,12 +49,25 @@ class Prediction:
                 "truncated": self.truncated}
 
 
+BACKENDS = ("ort", "openvino")
+OPENVINO_PRECISIONS = ("f32", "bf16", "f16")
+
+
+class MissingExtra(ImportError):
+    """A backend's runtime is not installed; the message names the pip extra that installs it."""
+
+
+def resolve_threads(threads: int | None = None) -> int:
+    """Threads for one inference session: as given, else RAWAN_THREADS, else every core."""
+    return threads or int(os.environ.get("RAWAN_THREADS", 0)) or (os.cpu_count() or 1)
+
+
 def session_options(threads: int | None = None):
     """Explicit ORT threading: intra-op = cores given to this process, inter-op 1, no spinning (shared cores)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or int(os.environ.get("RAWAN_THREADS", 0)) or (os.cpu_count() or 1)
+    opts.intra_op_num_threads = resolve_threads(threads)
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -55,23 +75,103 @@ def session_options(threads: int | None = None):
     return opts
 
 
+def ort_session(path: str | Path, threads: int | None = None):
+    """An ONNX Runtime CPU session with Rawan's threading."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+
+
+def openvino_capabilities() -> list[str]:
+    """What OpenVINO's CPU plugin says this CPU runs natively (e.g. FP32, BF16, INT8); raises MissingExtra."""
+    return list(_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+
+
+def _openvino():
+    try:
+        import openvino
+    except ImportError as err:
+        raise MissingExtra("the OpenVINO backend needs the openvino package: pip install 'rawan[openvino]'") from err
+    return openvino
+
+
+class OpenVinoSession:
+    """An OpenVINO CPU compiled model behind the two calls `Classifier` makes of an ORT session.
+
+    `precision` is the inference precision of the float parts ("f32", or "bf16" where the CPU has AMX or
+    avx512_bf16; int8 QDQ graphs run their quantised MatMuls in int8 either way). It is always set explicitly:
+    the CPU plugin's own default is bf16 on bf16-capable CPUs, which would change scores without anyone asking.
+    One stream, no core pinning (the cores are shared), dynamic batch and sequence axes as in the ONNX file.
+    Each thread gets its own infer request, so a `Classifier` may be shared like an ORT one.
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None, precision: str = "f32") -> None:
+        ov = _openvino()
+        if precision not in OPENVINO_PRECISIONS:
+            raise ValueError(f"OpenVINO precision must be one of {OPENVINO_PRECISIONS}, got {precision!r}")
+        core = ov.Core()
+        if precision != "f32" and precision.upper() not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+            raise ValueError(f"this CPU has no native {precision} (OpenVINO CPU capabilities: "
+                             f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))})")
+        self.threads = resolve_threads(threads)
+        config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": self.threads, "NUM_STREAMS": 1,
+                  "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False,
+                  # no per-token activation quantisation behind our back: scores must not depend on the build
+                  "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0}
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        actual = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # what the plugin actually runs
+        self.precision = actual.get_type_name() if hasattr(actual, "get_type_name") else str(actual)
+        self._outputs = {o.get_any_name(): o for o in self.compiled.outputs}
+        self._local = threading.local()
+
+    def get_inputs(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(name=i.get_any_name()) for i in self.compiled.inputs]
+
+    def run(self, output_names: Sequence[str], feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        result = request.infer(feed)  # outputs are copied out of the request (share_outputs=False)
+        return [np.asarray(result[self._outputs[name]]) for name in output_names]
+
+
+def open_session(path: str | Path, backend: str = "ort", threads: int | None = None,
+                 options: dict[str, Any] | None = None):
+    """The inference session of one ONNX file on one backend (imports that backend's runtime only now)."""
+    options = dict(options or {})
+    if backend == "ort":
+        if options:
+            raise ValueError(f"the ort backend takes no options, got {sorted(options)}")
+        return ort_session(path, threads)
+    if backend == "openvino":
+        return OpenVinoSession(path, threads, **options)
+    raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
 class Classifier:
-    """A loaded model version: tokenizer, ONNX session, thresholds, taxonomy and region tagger."""
+    """A loaded model version: tokenizer, inference session, thresholds, taxonomy and region tagger."""
 
     def __init__(self, directory: Path, config: ArtifactConfig, taxonomy: Taxonomy, tokenizer, session,
-                 region_tagger=None, max_windows: int = DEFAULT_MAX_WINDOWS) -> None:
+                 region_tagger=None, max_windows: int = DEFAULT_MAX_WINDOWS, backend: str = "ort",
+                 threads: int | None = None) -> None:
         self.directory, self.config, self.taxonomy = directory, config, taxonomy
         self.tokenizer, self.session, self.region_tagger = tokenizer, session, region_tagger
         self.max_windows = max_windows
+        self.backend, self.threads = backend, resolve_threads(threads)
         self.labels = list(config.labels)
         self.thresholds = np.array([config.thresholds.get(label, 0.5) for label in self.labels], dtype=np.float32)
         self._input_names = {i.name for i in session.get_inputs()}
 
     @classmethod
     def load(cls, directory: str | Path, *, threads: int | None = None, variant: str | None = None,
-             regions: bool = True, max_windows: int = DEFAULT_MAX_WINDOWS) -> "Classifier":
-        """Load a model directory. `variant` overrides the ONNX file chosen at build time (e.g. "model.onnx")."""
-        import onnxruntime as ort
+             regions: bool = True, max_windows: int = DEFAULT_MAX_WINDOWS, backend: str | None = None,
+             backend_options: dict[str, Any] | None = None) -> "Classifier":
+        """Load a model directory.
+
+        `variant` overrides the ONNX file chosen at build time (e.g. "model.onnx"); `backend` ("ort" or
+        "openvino") and `backend_options` (OpenVINO: `{"precision": "bf16"}`) override `classifier.json`'s. A
+        backend whose runtime is missing raises `MissingExtra` (an ImportError) naming the pip extra.
+        """
         from tokenizers import Tokenizer
 
         directory = Path(directory)
@@ -81,14 +181,16 @@ class Classifier:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         onnx_path = directory / (variant or config.onnx_file)
-        session = ort.InferenceSession(str(onnx_path), sess_options=session_options(threads),
-                                       providers=["CPUExecutionProvider"])
+        if backend is None:
+            backend = config.backend
+            backend_options = config.backend_options if backend_options is None else backend_options
+        session = open_session(onnx_path, backend, threads, backend_options)
         tagger = None
         if regions:
             from model.regions import RegionTagger
 
             tagger = RegionTagger.load()
-        return cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows)
+        return cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows, backend, threads)
 
     @property
     def info(self) -> dict[str, str]:
@@ -102,7 +204,7 @@ class Classifier:
                               bos_id=c.bos_id, eos_id=c.eos_id, max_windows=self.max_windows)
 
     def infer(self, windows: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """One ONNX call over a batch of windows -> per window (logits [labels], token_logits [len, labels])."""
+        """One inference call over a batch of windows -> per window (logits [labels], token_logits [len, labels])."""
         ids, mask = pad_batch(list(windows), self.config.pad_id)
         feed = {"input_ids": ids, "attention_mask": mask}
         logits, token_logits = self.session.run(["logits", "token_logits"],

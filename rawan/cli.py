@@ -6,7 +6,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["train", "export", "classify", "eval", "data", "models", "serve", "batch", "annotations", "retrain"]
+COMMANDS = ["train", "export", "classify", "eval", "data", "models", "serve", "batch", "annotations", "retrain",
+            "quantize"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except (FileNotFoundError, ValueError, KeyError) as err:
         print(f"rawan {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        from model.runtime import MissingExtra
+
+        if not isinstance(err, MissingExtra):
+            raise
+        print(f"rawan {args.command}: error: {err}", file=sys.stderr)  # names the pip extra to install
         return 2
 
 

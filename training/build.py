@@ -1,4 +1,7 @@
-"""Build one model version end to end: train -> export ONNX -> parity -> quantise -> thresholds -> gate -> artifact."""
+"""Build one model version end to end: train -> export ONNX -> parity -> thresholds -> artifact (-> quantise).
+
+Quantisation is opt-in (`quantize`): it runs `rawan quantize`'s code (training/quant_gate.py) on the new version.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.artifact import ArtifactConfig, write_hf_config, write_json
+from model.artifact import ArtifactConfig, read_json, write_hf_config, write_json
 from model.interop import write_interop_files
 from model.taxonomy import Taxonomy
 from training.args import TrainingArgs
@@ -22,9 +25,6 @@ PARITY_TEXTS = [
     "Pemkab Bekasi meminta ASN menjaga netralitas selama tahapan kampanye Pilkada 2024.",
     "Harga cabai di pasar tradisional naik menjelang akhir tahun.",
 ]
-# Quantised variants are served only if test-split quality stays this close to fp32 (points of F1).
-GATE_LABEL_F1 = 1.0
-GATE_MICRO_F1 = 0.5
 
 
 def library_versions() -> dict[str, str]:
@@ -92,22 +92,6 @@ def summary_line(variant: dict) -> str:
     return ", ".join(f"{k} {variant[k]['micro_f1']:.3f}" for k in order if k in variant)
 
 
-def calibration_windows(trainer, seed: int, n: int = 64) -> list[np.ndarray]:
-    """A fixed random sample of the windows the trainer just trained on, to calibrate static quantisation ranges."""
-    windows = [w for art in trainer.encoded for w in art.windows]
-    pick = np.random.default_rng(seed).choice(len(windows), size=min(n, len(windows)), replace=False)
-    return [windows[i] for i in sorted(pick)]
-
-
-def passes_gate(candidate: dict, reference: dict) -> tuple[bool, str]:
-    """Quantised-variant gate on the test split: every label F1 within 1 point, micro-F1 within 0.5 point."""
-    worst = max(100 * (reference["test"]["per_label"][k]["f1"] - v["f1"])
-                for k, v in candidate["test"]["per_label"].items())
-    micro = 100 * (reference["test"]["micro_f1"] - candidate["test"]["micro_f1"])
-    ok = worst <= GATE_LABEL_F1 and micro <= GATE_MICRO_F1
-    return ok, f"worst label F1 drop {worst:.2f} pt (max {GATE_LABEL_F1}), micro-F1 drop {micro:.2f} pt (max {GATE_MICRO_F1})"
-
-
 def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *, taxonomy: Taxonomy | None = None,
                 version: str | None = None, log=print) -> Path:
     """Train and write a complete model version under `models_dir/<name>/<version>/`; returns its directory.
@@ -117,7 +101,7 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
     """
     import torch
 
-    from model.export import export_onnx, quantize_int8, quantize_int8_static
+    from model.export import export_onnx
     from model.runtime import Classifier
     from training.trainer import Trainer
 
@@ -157,28 +141,20 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
 
     threads = args.threads or None
     variants = {"fp32": evaluate_variant(work, "model.onnx", splits, taxonomy, threads)}
-    chosen, gate = "fp32", {}
-    if args.quantize:
-        # Both are gated and reported, but only static QDQ may be served: its fixed activation scales keep a
-        # window's scores independent of its batch-mates, which micro-batching and batch jobs promise (batched
-        # results identical to one-at-a-time). Dynamic int8 picks scales per batch, so it is measured only.
-        calibration = calibration_windows(trainer, args.seed)
-        quantize_int8_static(work / "model.onnx", work / "model.int8-static.onnx", calibration, trainer.pad_id)
-        quantize_int8(work / "model.onnx", work / "model.int8.onnx")
-        for name, file in (("int8_static", "model.int8-static.onnx"), ("int8_dynamic", "model.int8.onnx")):
-            variants[name] = evaluate_variant(work, file, splits, taxonomy, threads)
-            ok, why = passes_gate(variants[name], variants["fp32"])
-            gate[name] = {"passed": ok, "detail": why}
-            log(f"{name} quality gate: {'PASSED' if ok else 'FAILED'} ({why})")
-            if ok and name == "int8_static":
-                chosen = name
-    config.onnx_file = variants[chosen]["onnx_file"]
-    config.thresholds = variants[chosen]["thresholds"]
-    config.variants = {k: v["onnx_file"] for k, v in variants.items()}
+    config.onnx_file = variants["fp32"]["onnx_file"]
+    config.thresholds = variants["fp32"]["thresholds"]
+    config.variants = {"fp32": "model.onnx"}
     config.save(work)
     write_hf_config(work, taxonomy.ids, args.base_encoder, args.token_pooling, args.pooling)
-    write_json(work / "metrics.json", {"served_variant": chosen, "gate": gate, "variants": variants,
+    write_json(work / "metrics.json", {"served_variant": "fp32", "gate": {}, "variants": variants,
                                        "parity_max_abs_diff": parity})
+    if args.quantize:
+        # `rawan quantize` inside the build: variants gated against fp32 on a >= 1,000-article pool; it may switch
+        # classifier.json to a faster variant that passes (training/quant_gate.py)
+        from training.quant_gate import quantize_model
+
+        quantize_model(work, rows, variants=args.extra.get("quantize_variants"),
+                       pool_size=int(args.extra.get("quantize_pool_size", 1000)), threads=threads, log=log)
     write_json(work / "training.json", {
         "args": args.to_dict(), "data_hash": data_hash(rows),
         "splits": {k: len(v) for k, v in splits.items()},
@@ -188,5 +164,8 @@ def build_model(args: TrainingArgs, rows: list[dict], models_dir: str | Path, *,
     })
     write_interop_files(work, trainer.hf_tokenizer.special_tokens_map)  # HF tokenizer files, onnx/, README.md
     work.rename(final)
-    log(f"wrote {final} (served: {config.onnx_file}; micro-F1 {summary_line(variants[chosen])})")
+    metrics = read_json(final / "metrics.json")
+    served = metrics["served_variant"]
+    log(f"wrote {final} (served: {served}, {ArtifactConfig.load(final).onnx_file}; "
+        f"micro-F1 {summary_line(metrics['variants'][served])})")
     return final

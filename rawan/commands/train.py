@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--freeze-layers", type=int, default=None)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="any TrainingArgs field, value as JSON (e.g. --set learning_rate=8e-5); repeatable")
-    p.add_argument("--no-quantize", action="store_true", help="skip the int8 variant")
+    p.add_argument("--no-quantize", action="store_true",
+                   help="skip `rawan quantize`'s variants and gate in the build (opt in with --set quantize=true)")
     p.add_argument("--if-missing", action="store_true", help="do nothing when the model name already has a champion")
     p.add_argument("--promote", choices=["auto", "always", "never"], default="auto",
                    help="auto: become champion only if there is none (use `rawan retrain` for gated promotion)")

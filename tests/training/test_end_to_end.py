@@ -65,8 +65,6 @@ def test_artifact_carries_config_hash_metrics_versions(tiny_model_dir):
     metrics = read_json(tiny_model_dir / "metrics.json")
     assert metrics["parity_max_abs_diff"] <= 1e-4
     assert {"dev", "test"} <= set(metrics["variants"]["fp32"])
-    assert set(metrics["gate"]) == {"int8_static", "int8_dynamic"}
-    assert metrics["served_variant"] in ("fp32", "int8_static")
     assert metrics["served_variant"] == "fp32" or metrics["gate"][metrics["served_variant"]]["passed"]
     assert cfg.onnx_file == metrics["variants"][metrics["served_variant"]]["onnx_file"]
 
