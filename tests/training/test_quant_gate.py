@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from conftest import tiny_corpus
+from tiny_data import tiny_corpus
 from onnx import numpy_helper
 
 from model.artifact import ArtifactConfig, read_json
