@@ -17,9 +17,9 @@ fp32 here (interleaved timing on the same windows). With 12-19 positives per lab
 moves a label's F1 by 3-4 points, so per-label F1 is reported, never gated. The retrain gate (`training/gate.py`)
 keeps its own rules: it compares model versions as served, whichever variant that is.
 
-Cost, for a pool of A articles with W windows. The default pool is 1,015 articles (815 corpus + 200 synthetic)
-and W = 3,809 windows of e5-small's 256 tokens (counted with its tokenizer: 2,102 for the corpus articles, 2.6 per
-article, and 1,707 for the concatenations, 8.5 each); `quantize_model` logs W before it starts and records it:
+Cost, for a pool of A articles with W windows. With corpus v1 + v2 the default pool is 1,830 articles (1,630
+corpus rows + 200 synthetic) and W = 7,266 windows of e5-small's 256 tokens (counted with its tokenizer: 5,177 for
+the corpus rows, 3.2 per article, and 2,089 for the concatenations, 10.4 each); `quantize_model` logs W before it starts and records it:
 
     seconds ~= W / r_fp32 + sum over variants v of W / r_v            (the pool, once per graph)
              + k * C / r_fp32 per ORT int8 file (C = 128 calibration windows; k ~ 2: one pass with every MatMul
@@ -74,7 +74,8 @@ class QuantGateRules:
 # -- the pool ----------------------------------------------------------------------------------------------------
 def build_pool(rows: Sequence[dict], size: int = 1000, *, seed: int = 0,
                min_synthetic: int | None = None) -> list[dict]:
-    """Every row (labelled dev/test rows keep their split and issues) plus synthetic concatenations, `size` in all.
+    """Every row (labelled dev/test rows keep their split and issues) plus synthetic concatenations: `size` in all,
+    or more when the rows and the minimum number of concatenations together exceed it.
 
     A concatenation joins 2-5 distinct rows' texts (title-joined, blank line between): long, multi-window
     articles that exercise pooling over many windows. There are at least `min_synthetic` of them (default: a
