@@ -62,8 +62,7 @@ def main() -> None:
             enc_dev = [trainer.encode(article_text(r)) for r in splits["dev"]]
             caches[key] = (enc_train, trainer.cache_frozen(enc_train), enc_dev, trainer.cache_frozen(enc_dev))
         if trainer.uses_cache:
-            enc_train, cache_train, enc_dev, cache_dev = caches[key]
-            trainer.encoded = enc_train
+            _, cache_train, enc_dev, cache_dev = caches[key]
         else:
             cache_train, enc_dev, cache_dev = None, [trainer.encode(article_text(r)) for r in splits["dev"]], None
         history = trainer.fit(train_texts, y_train, cache=cache_train)

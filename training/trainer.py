@@ -98,7 +98,7 @@ class Trainer:
             yield batch
 
     def cache_frozen(self, encoded: list) -> list[list[torch.Tensor]]:
-        """Run the frozen embeddings + bottom layers once per window (bf16, eval mode) and keep the output.
+        """Run the frozen embeddings + bottom layers once per window (eval mode, bf16 where used) and keep the output.
 
         Frozen layers get no gradient, so recomputing them every epoch is pure waste; caching makes an epoch cost
         only the trainable top layers (measured ~3x faster with 8 of 12 layers frozen on 2 cores).
