@@ -17,7 +17,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline, make_union
 
 from model.taxonomy import Taxonomy
-from training.data import article_text, corpus_of, load_corpus, split_rows
+from training.data import article_text, corpus_indices, load_corpus, split_rows
 from training.evaluate import format_report, multilabel_report, tune_thresholds
 
 
@@ -42,8 +42,7 @@ def main() -> None:
 
     model = Classifier.load(resolve_model_path(args.model), regions=False)
     model_probs = score_split(model, splits["test"])
-    for corpus in ("v1", "v2"):
-        idx = [i for i, r in enumerate(splits["test"]) if corpus_of(r) == corpus]
+    for corpus, idx in corpus_indices(splits["test"]).items():
         if not idx:
             continue
         base = multilabel_report(y["test"][idx], base_probs[idx] >= thresholds, tax.ids)

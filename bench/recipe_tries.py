@@ -24,7 +24,7 @@ from model.encoders import load_encoder
 from model.hardware import describe
 from model.taxonomy import Taxonomy
 from training.args import TrainingArgs
-from training.data import article_text, corpus_of, data_hash, load_corpus, split_rows
+from training.data import article_text, corpus_indices, data_hash, load_corpus, split_rows
 from training.evaluate import multilabel_report, tune_thresholds
 
 
@@ -45,7 +45,7 @@ def main() -> None:
     train_texts = [article_text(r) for r in splits["train"]]
     y_train = np.array([tax.multi_hot(r["issues"]) for r in splits["train"]], dtype=np.float32)
     y_dev = np.array([tax.multi_hot(r["issues"]) for r in splits["dev"]])
-    groups = {c: [i for i, r in enumerate(splits["dev"]) if corpus_of(r) == c] for c in ("v1", "v2")}
+    groups = corpus_indices(splits["dev"])
     print(f"hardware: {describe()}")
     print(f"data {data_hash(rows)[:12]}: train {len(train_texts)}, dev {len(y_dev)} "
           f"(v1 {len(groups['v1'])}, v2 {len(groups['v2'])}); {len(tries)} tries")

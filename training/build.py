@@ -17,7 +17,7 @@ from model.artifact import ArtifactConfig, read_json, write_hf_config, write_jso
 from model.interop import write_interop_files
 from model.taxonomy import Taxonomy
 from training.args import TrainingArgs
-from training.data import article_text, corpus_of, data_hash, split_rows
+from training.data import article_text, corpus_indices, data_hash, split_rows
 from training.evaluate import multilabel_report, tune_thresholds
 
 PARITY_TEXTS = [
@@ -77,8 +77,7 @@ def evaluate_variant(directory: Path, onnx_file: str, splits: dict, taxonomy: Ta
     reports = {}
     for s in ("dev", "test"):
         reports[s] = multilabel_report(y[s], probs[s] >= thresholds, taxonomy.ids)
-        for corpus in ("v1", "v2"):
-            idx = [i for i, r in enumerate(splits[s]) if corpus_of(r) == corpus]
+        for corpus, idx in corpus_indices(splits[s]).items():
             if idx and len(idx) < len(splits[s]):
                 reports[f"{s}_{corpus}"] = multilabel_report(y[s][idx], probs[s][idx] >= thresholds, taxonomy.ids)
     n = len(splits["dev"]) + len(splits["test"])

@@ -64,6 +64,11 @@ def corpus_of(row: dict) -> str:
     return CORPUS_OF_SOURCE.get(row.get("source", ""), "other")
 
 
+def corpus_indices(rows: list[dict]) -> dict[str, list[int]]:
+    """Positions of the v1 and of the v2 rows in `rows`: every report shows the two yardsticks apart."""
+    return {c: [i for i, r in enumerate(rows) if corpus_of(r) == c] for c in ("v1", "v2")}
+
+
 def split_rows(rows: Iterable[dict]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {s: [] for s in SPLITS}
     for r in rows:

@@ -22,7 +22,7 @@ def run(args) -> int:
     import numpy as np
 
     from model.runtime import Classifier
-    from training.data import article_text, corpus_of, load_corpus, read_labelled
+    from training.data import article_text, corpus_indices, load_corpus, read_labelled
     from training.evaluate import format_report, multilabel_report
 
     files = args.files
@@ -39,8 +39,7 @@ def run(args) -> int:
     where = ", ".join(files) if files else "repo corpus"
     groups = {"all": list(range(len(rows)))}
     if not files:  # the two corpora are different yardsticks: never only their mix
-        for name in ("v1", "v2"):
-            groups[name] = [i for i, r in enumerate(rows) if corpus_of(r) == name]
+        groups.update(corpus_indices(rows))
     for name, idx in groups.items():
         if not idx:
             continue
