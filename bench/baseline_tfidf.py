@@ -49,7 +49,8 @@ def main() -> None:
         ours = multilabel_report(y["test"][idx], model_probs[idx] >= model.thresholds, tax.ids)
         print(format_report(base, f"TF-IDF + logistic regression, test split of corpus {corpus} ({len(idx)} articles)"))
         print()
-        print(format_report(ours, f"{model.config.name} {model.config.version} ({model.config.onnx_file}), "
+        served = f"{model.onnx_file} on {model.backend}"
+        print(format_report(ours, f"{model.config.name} {model.config.version} ({served}), "
                                   f"test split of corpus {corpus}"))
         print(f"\ncorpus {corpus} test: micro-F1 model {ours['micro_f1']:.3f} vs baseline {base['micro_f1']:.3f} "
               f"({100 * (ours['micro_f1'] - base['micro_f1']):+.1f} points); macro-F1 model {ours['macro_f1']:.3f} "

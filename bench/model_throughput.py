@@ -25,7 +25,7 @@ from common import hardware, realistic_articles
 
 from model.hardware import describe, has_fast_bf16
 from model.registry import resolve_model_path
-from model.runtime import Classifier, token_batches
+from model.runtime import DEFAULT_TOKEN_BUDGET, Classifier, token_batches
 from model.text import pad_batch, sigmoid
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--latency-runs", type=int, default=5)
-    ap.add_argument("--token-budget", type=int, default=8192)
+    ap.add_argument("--token-budget", type=int, default=DEFAULT_TOKEN_BUDGET)
     ap.add_argument("--calibration-windows", type=int, default=128)
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows (no train extra needed)")
     args = ap.parse_args()

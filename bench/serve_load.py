@@ -169,7 +169,8 @@ def offline(args, text: str, n: int = 64) -> dict:
     path = resolve_model_path(args.model, args.models_dir) if args.models_dir else resolve_model_path(args.model)
     clf = Classifier.load(path, threads=args.threads or None)
     clf.predict([text] * 4)
-    out = {"model": clf.info, "onnx_file": clf.config.onnx_file,
+    backend = clf.backend + (f" {clf.session.precision}" if clf.backend == "openvino" else "")
+    out = {"model": clf.info, "onnx_file": clf.onnx_file, "backend": backend,
            "windows_per_article": len(clf.prepare(text).windows), "articles": n}
     for name, kw in (("articles_per_s", {}), ("articles_per_s_no_evidence", {"evidence": False})):
         started = time.perf_counter()
@@ -219,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "evidence_cost_ratio_c1": round(c1["mean_ms"] / report["batching_on"]["c1_no_evidence"]["mean_ms"], 2),
         "peak_rss_mb": report["batching_on"]["rss_mb"].get("VmHWM"),
     }
-    print(f"model {report['offline']['model']} ({report['offline']['onnx_file']}), article "
+    print(f"model {report['offline']['model']} ({report['offline']['onnx_file']} on "
+          f"{report['offline']['backend']}), article "
           f"{report['article_words']} words = {report['offline']['windows_per_article']} windows, "
           f"{os.cpu_count()} cpus")
     print(f"{'concurrency':>11} | {'batching rps':>12} {'p50 ms':>8} {'p99 ms':>8} | {'no-batch rps':>12} "

@@ -50,6 +50,9 @@ class ArtifactConfig:
     variants: dict[str, str] = field(default_factory=dict)
     backend: str = "ort"  # "ort" or "openvino" (model/runtime.py); set by `rawan quantize` when a variant wins
     backend_options: dict = field(default_factory=dict)  # e.g. {"precision": "bf16"} for OpenVINO
+    # CPU features the served variant was gated with and needs ("bf16": AMX or avx512_bf16; "int8_dot": VNNI or
+    # AMX-INT8, for int8 files built with full-range weights); where one is missing the runtime serves model.onnx
+    requires: list[str] = field(default_factory=list)
 
     def save(self, directory: str | Path) -> None:
         write_json(Path(directory) / CLASSIFIER_FILE, asdict(self))

@@ -54,6 +54,14 @@ def has_int8_dot() -> bool:
     return any(f in cpu_flags() for f in ("avx512_vnni", "avx_vnni", "amx_int8"))
 
 
+FEATURES = {"bf16": has_fast_bf16, "int8_dot": has_int8_dot}
+
+
+def missing_features(required) -> list[str]:
+    """The names in `required` (keys of FEATURES) this CPU lacks; unknown names count as missing."""
+    return [name for name in required if not (name in FEATURES and FEATURES[name]())]
+
+
 def describe() -> str:
     """One line for benches and build logs: CPU model, cores and the flags that decide the fast path."""
     flags = [f for f in REPORTED_FLAGS if f in cpu_flags()]

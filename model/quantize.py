@@ -97,16 +97,19 @@ def resolve_variants(names: Sequence[str] | None) -> list[VariantSpec]:
 
 def unavailable(spec: VariantSpec) -> str | None:
     """Why `spec` cannot run on this machine (a missing runtime or CPU feature), or None."""
-    if spec.backend == "openvino":
-        from model.runtime import MissingExtra, openvino_capabilities
+    from model.runtime import backend_problem
 
-        try:
-            caps = openvino_capabilities()
-        except MissingExtra as err:
-            return str(err)
-        if spec.precision and spec.precision != "f32" and spec.precision.upper() not in caps:
-            return f"this CPU has no native {spec.precision} (OpenVINO CPU capabilities: {', '.join(caps)})"
-    return None
+    return backend_problem(spec.backend, spec.backend_options)
+
+
+def requirements(spec: VariantSpec, build_record: dict[str, Any]) -> list[str]:
+    """CPU features (model.hardware.FEATURES) a built variant needs to score as it did at its gate: native bf16
+    for bf16 precision; int8 dot products for int8 files with full-range weights (without VNNI, ORT's u8 x s8
+    kernels can saturate on them)."""
+    needs = ["bf16"] if spec.precision == "bf16" else []
+    if build_record.get("reduce_range") is False:
+        needs.append("int8_dot")
+    return needs
 
 
 # -- building files ----------------------------------------------------------------------------------------------

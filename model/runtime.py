@@ -12,6 +12,7 @@ above `infer` is one code path. Runtimes are imported only when a model is loade
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from model.taxonomy import Taxonomy
 from model.text import (EncodedArticle, encode_article, join_title, pad_batch, pool_windows, sentence_logits, sigmoid,
                         token_scores)
 
+log = logging.getLogger("rawan.runtime")
+# Padded tokens per inference call: 8 full 256-token windows. Measured on 2 cores (Xeon with AMX, e5-small):
+# OpenVINO bf16 64 windows/s at 8 windows per call vs 57 at 32; ORT fp32 13.9 vs 11.9 (smaller batches stay in cache).
+DEFAULT_TOKEN_BUDGET = 2048
 DEFAULT_MAX_WINDOWS = 64  # ~16k tokens, about 100k characters of Indonesian news; longer texts are flagged truncated
 
 
@@ -109,10 +114,10 @@ class OpenVinoSession:
         ov = _openvino()
         if precision not in OPENVINO_PRECISIONS:
             raise ValueError(f"OpenVINO precision must be one of {OPENVINO_PRECISIONS}, got {precision!r}")
+        why = backend_problem("openvino", {"precision": precision})
+        if why:
+            raise ValueError(why)
         core = ov.Core()
-        if precision != "f32" and precision.upper() not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
-            raise ValueError(f"this CPU has no native {precision} (OpenVINO CPU capabilities: "
-                             f"{', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))})")
         self.threads = resolve_threads(threads)
         config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": self.threads, "NUM_STREAMS": 1,
                   "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False,
@@ -135,6 +140,37 @@ class OpenVinoSession:
         return [np.asarray(result[self._outputs[name]]) for name in output_names]
 
 
+def served_variant_problem(config: ArtifactConfig, backend: str, options: dict[str, Any] | None) -> str | None:
+    """Why classifier.json's served variant cannot run as gated on this machine, or None.
+
+    `rawan quantize` picks a variant on the machine it runs on; a copy of the model directory may land on a CPU
+    without the variant's runtime or kernels (OpenVINO bf16 without AMX/avx512_bf16, an int8 graph with full-range
+    weights without VNNI). Only variants other than model.onnx on ORT can have a problem.
+    """
+    if backend == "ort" and config.onnx_file == "model.onnx":
+        return None
+    from model.hardware import missing_features
+
+    missing = missing_features(config.requires)
+    if missing:
+        return f"this CPU lacks {', '.join(missing)}, which the variant was gated with"
+    return backend_problem(backend, options)
+
+
+def backend_problem(backend: str, options: dict[str, Any] | None) -> str | None:
+    """Why `backend` with `options` cannot run here (its runtime is missing, or the CPU lacks the precision)."""
+    if backend != "openvino":
+        return None
+    try:
+        caps = openvino_capabilities()
+    except MissingExtra as err:
+        return str(err)
+    precision = dict(options or {}).get("precision", "f32")
+    if precision != "f32" and precision.upper() not in caps:
+        return f"this CPU has no native {precision} (OpenVINO CPU capabilities: {', '.join(caps)})"
+    return None
+
+
 def open_session(path: str | Path, backend: str = "ort", threads: int | None = None,
                  options: dict[str, Any] | None = None):
     """The inference session of one ONNX file on one backend (imports that backend's runtime only now)."""
@@ -155,6 +191,8 @@ class Classifier:
                  region_tagger=None, max_windows: int = DEFAULT_MAX_WINDOWS, backend: str = "ort",
                  threads: int | None = None) -> None:
         self.directory, self.config, self.taxonomy = directory, config, taxonomy
+        self.onnx_file = config.onnx_file  # what this instance runs (`load` sets it; may differ after a fallback)
+        self.fallback: str | None = None   # why classifier.json's variant is not the one running, if it is not
         self.tokenizer, self.session, self.region_tagger = tokenizer, session, region_tagger
         self.max_windows = max_windows
         self.backend, self.threads = backend, resolve_threads(threads)
@@ -170,7 +208,9 @@ class Classifier:
 
         `variant` overrides the ONNX file chosen at build time (e.g. "model.onnx"); `backend` ("ort" or
         "openvino") and `backend_options` (OpenVINO: `{"precision": "bf16"}`) override `classifier.json`'s. A
-        backend whose runtime is missing raises `MissingExtra` (an ImportError) naming the pip extra.
+        backend asked for here whose runtime is missing raises `MissingExtra` (an ImportError) naming the pip
+        extra. When classifier.json's own variant cannot run on this machine (`served_variant_problem`), the
+        reference graph model.onnx is served on ORT instead, with a warning, and `fallback` says why.
         """
         from tokenizers import Tokenizer
 
@@ -181,16 +221,25 @@ class Classifier:
         tokenizer.no_truncation()
         tokenizer.no_padding()
         onnx_path = directory / (variant or config.onnx_file)
+        fallback = None
         if backend is None:
             backend = config.backend
             backend_options = config.backend_options if backend_options is None else backend_options
+            fallback = served_variant_problem(config, backend, backend_options) if variant is None else None
+        if fallback:
+            # the variant was gated on another kind of machine: serve the reference graph, with the same thresholds
+            log.warning("%s: not serving %s on %s here (%s); serving model.onnx on ORT fp32 instead",
+                        directory, config.onnx_file, backend, fallback)
+            onnx_path, backend, backend_options = directory / "model.onnx", "ort", {}
         session = open_session(onnx_path, backend, threads, backend_options)
         tagger = None
         if regions:
             from model.regions import RegionTagger
 
             tagger = RegionTagger.load()
-        return cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows, backend, threads)
+        clf = cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows, backend, threads)
+        clf.onnx_file, clf.fallback = onnx_path.name, fallback
+        return clf
 
     @property
     def info(self) -> dict[str, str]:
@@ -245,7 +294,8 @@ class Classifier:
 
     # -- convenience -----------------------------------------------------------------------------------------
     def predict(self, texts: Iterable[str], *, titles: Iterable[str | None] | None = None,
-                ids: Iterable[str | None] | None = None, token_budget: int = 8192, **finish_kw) -> list[Prediction]:
+                ids: Iterable[str | None] | None = None, token_budget: int = DEFAULT_TOKEN_BUDGET,
+                **finish_kw) -> list[Prediction]:
         """Score many articles, grouping their windows into ONNX batches of at most `token_budget` tokens."""
         texts = list(texts)
         titles = list(titles) if titles is not None else [None] * len(texts)
@@ -254,7 +304,7 @@ class Classifier:
         outputs = self.infer_articles(articles, token_budget)
         return [self.finish(a, o, article_id=i, **finish_kw) for a, o, i in zip(articles, outputs, ids)]
 
-    def infer_articles(self, articles: Sequence[EncodedArticle], token_budget: int = 8192):
+    def infer_articles(self, articles: Sequence[EncodedArticle], token_budget: int = DEFAULT_TOKEN_BUDGET):
         """Run every window of `articles` through ONNX in length-sorted batches; outputs grouped per article."""
         flat = [(a, w) for a, art in enumerate(articles) for w in range(len(art.windows))]
         flat.sort(key=lambda aw: len(articles[aw[0]].windows[aw[1]]))

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (FileNotFoundError, ValueError, KeyError) as err:
+    except (FileNotFoundError, ValueError, KeyError, BlockingIOError) as err:  # BlockingIOError: a busy lock
         print(f"rawan {args.command}: error: {err}", file=sys.stderr)
         return 2
     except ImportError as err:

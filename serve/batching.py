@@ -21,6 +21,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
+
 InferFn = Callable[[Sequence[np.ndarray]], list[Any]]
 Observer = Callable[[int, int, float], None]  # (windows, padded tokens, seconds) of each ONNX call
 
@@ -45,7 +47,7 @@ class _Job:
 class MicroBatcher:
     """Queue of windows in front of one `infer(windows) -> outputs` function, served by one worker thread."""
 
-    def __init__(self, infer: InferFn, *, token_budget: int = 8192, max_wait_s: float = 0.004,
+    def __init__(self, infer: InferFn, *, token_budget: int = DEFAULT_TOKEN_BUDGET, max_wait_s: float = 0.004,
                  queue_size: int = 2048, batching: bool = True, observer: Observer | None = None,
                  name: str = "batcher") -> None:
         self._infer = infer

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from model.registry import DEFAULT_MODELS_DIR, DEFAULT_NAME
+from model.runtime import DEFAULT_TOKEN_BUDGET
 
 SETTINGS_FILE_ENV = "RAWAN_SETTINGS_FILE"
 
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads (0 = all cores)")
     cpu_workers: int = Field(2, ge=1, le=64, description="threads for tokenisation, evidence and regions")
     batching: bool = Field(True, description="group windows of concurrent requests into one ONNX call")
-    token_budget: int = Field(8192, ge=64, description="max padded tokens per ONNX call")
+    token_budget: int = Field(DEFAULT_TOKEN_BUDGET, ge=64, description="max padded tokens per ONNX call")
     max_wait_ms: float = Field(4.0, ge=0, le=1000, description="how long a batch waits for more windows")
     queue_size: int = Field(2048, ge=1, description="windows waiting or running before new requests get 503")
     max_inflight: int = Field(256, ge=1, description="requests admitted at once before new ones get 503")

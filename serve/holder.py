@@ -61,14 +61,16 @@ class ModelSlot:
         clf = self.classifier
         cfg = clf.config
         metrics = read_json(self.path / "metrics.json")
-        served = metrics.get("served_variant")
+        fallback = clf.fallback
+        served = "fp32" if fallback else metrics.get("served_variant")
         variant = metrics.get("variants", {}).get(served, {}) if served else {}
         summary = {split: {k: v for k, v in variant.get(split, {}).items() if k != "per_label"}
                    for split in ("dev", "test") if split in variant}
         per_label = variant.get("test", {}).get("per_label", {})
         return {
             "name": cfg.name, "version": cfg.version, "created": cfg.created or None, "loaded_at": self.loaded_at,
-            "onnx_file": cfg.onnx_file, "base_encoder": cfg.base_encoder, "taxonomy_version": cfg.taxonomy_version,
+            "onnx_file": clf.onnx_file, "backend": clf.backend,
+            "fallback": fallback, "base_encoder": cfg.base_encoder, "taxonomy_version": cfg.taxonomy_version,
             "max_length": cfg.max_length, "stride": cfg.stride, "pooling": cfg.pooling,
             "labels": [{"id": label, "name": dict(issue.name), "description": issue.description,
                         "threshold": round(float(t), 4), "test": per_label.get(label)}

@@ -157,7 +157,10 @@ class ModelInfo(BaseModel):
     version: str
     created: str | None
     loaded_at: str
-    onnx_file: str
+    onnx_file: str = Field(..., description="the ONNX file being run")
+    backend: str = Field("ort", description="runtime running it: ort or openvino")
+    fallback: str | None = Field(None, description="why classifier.json's variant is not the one running (it "
+                                                   "cannot run on this machine), or null")
     base_encoder: str
     taxonomy_version: str
     max_length: int

@@ -46,12 +46,20 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from model.artifact import ArtifactConfig, read_json, write_json
+from model.quantize import VARIANTS, requirements
 from model.text import pool_windows, sigmoid
+from model.runtime import DEFAULT_TOKEN_BUDGET
 
 Log = Callable[[str], None]
 WORK_DIR = ".quantize-work"
+LOCK_FILE = ".quantize.lock"  # two runs on one version would interleave files and records
+
+
+class QuantizeBusy(BlockingIOError):
+    """Another `rawan quantize` holds the version's lock (a lock taken without waiting would block)."""
 
 
 @dataclass(frozen=True)
@@ -98,9 +106,21 @@ def build_pool(rows: Sequence[dict], size: int = 1000, *, seed: int = 0,
     return pool
 
 
-def article_probs(clf, articles: Sequence, token_budget: int = 8192) -> np.ndarray:
-    """Article probabilities [n, labels] of encoded articles, pooled exactly as `Classifier.finish` pools them."""
-    outputs = clf.infer_articles(articles, token_budget)
+def article_probs(clf, articles: Sequence, token_budget: int = DEFAULT_TOKEN_BUDGET, desc: str | None = None,
+                  chunk: int = 128) -> np.ndarray:
+    """Article probabilities [n, labels] of encoded articles, pooled exactly as `Classifier.finish` pools them.
+
+    Scored `chunk` articles at a time so that a pass over the pool (minutes) shows progress when `desc` is given;
+    the variants served are batch-invariant, so chunking does not change a score.
+    """
+    from tqdm.auto import tqdm
+
+    outputs = []
+    with tqdm(total=len(articles), desc=desc, unit="article", disable=desc is None, leave=False) as bar:
+        for start in range(0, len(articles), chunk):
+            part = articles[start : start + chunk]
+            outputs.extend(clf.infer_articles(part, token_budget))
+            bar.update(len(part))
     how, temp = clf.config.pooling, clf.config.pool_temperature or None
     return np.stack([sigmoid(pool_windows(np.stack([o[0] for o in out]), how, temp)) for out in outputs]).astype(
         np.float64)
@@ -240,7 +260,8 @@ def calibration_sample(encoded: Sequence, pool: list[dict], n: int, seed: int) -
 def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Sequence[str] | None = None,
                    pool_size: int = 1000, rules: QuantGateRules = QuantGateRules(), threads: int | None = None,
                    calibration_windows: int = 128, speed_windows: int = 32, speed_rounds: int = 3,
-                   batch_windows: int = 24, token_budget: int = 8192, switch: bool = True, keep_files: bool = False,
+                   batch_windows: int = 24, token_budget: int = DEFAULT_TOKEN_BUDGET, switch: bool = True,
+                   keep_files: bool = False,
                    log: Log = print) -> dict[str, Any]:
     """Build `variants` of `directory/model.onnx`, gate each against ORT fp32, record it, and serve the fastest
     variant that passes and is at least `rules.min_speedup` times faster here (else fp32).
@@ -250,12 +271,32 @@ def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Seq
     (the fp32 ones), each atomically. Files of variants that fail are removed unless `keep_files`. Returns the
     `quantization` record.
     """
+    directory = Path(directory)
+    lock = FileLock(directory / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise QuantizeBusy(f"another `rawan quantize` is working on {directory} (it holds {lock.lock_file}); "
+                           "wait for it to finish") from None
+    try:
+        return _quantize_locked(directory, rows, variants=variants, pool_size=pool_size, rules=rules,
+                                threads=threads, calibration_windows=calibration_windows,
+                                speed_windows=speed_windows, speed_rounds=speed_rounds, batch_windows=batch_windows,
+                                token_budget=token_budget, switch=switch, keep_files=keep_files, log=log)
+    finally:
+        lock.release()
+
+
+def _quantize_locked(directory: Path, rows: Sequence[dict], *, variants, pool_size: int, rules: QuantGateRules,
+                     threads: int | None, calibration_windows: int, speed_windows: int, speed_rounds: int,
+                     batch_windows: int, token_budget: int, switch: bool, keep_files: bool,
+                     log: Log) -> dict[str, Any]:
+    """`quantize_model`'s work, with the version's lock held."""
     from model.hardware import describe
     from model.interop import link_served_onnx, model_card
     from model.quantize import build_variant, resolve_variants, unavailable
     from model.runtime import Classifier
 
-    directory = Path(directory)
     specs = resolve_variants(variants)
     config = ArtifactConfig.load(directory)
     thresholds_map = _reference_thresholds(directory, config)
@@ -276,7 +317,7 @@ def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Seq
         f"{n_windows} windows; {len(labelled)} labelled dev+test rows; {describe()}")
 
     t0 = time.time()
-    ref_probs = article_probs(ref, encoded, token_budget)
+    ref_probs = article_probs(ref, encoded, token_budget, desc="fp32 (ort) on the pool")
     ref_seconds = time.time() - t0
     log(f"fp32 (ort) scored the pool in {ref_seconds:.1f} s ({n_windows / max(ref_seconds, 1e-9):.1f} windows/s)")
 
@@ -322,7 +363,7 @@ def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Seq
             if built.path.parent == work:
                 built_files[spec.onnx_file] = built.path
             t0 = time.time()
-            probs[spec.name] = article_probs(clf, encoded, token_budget)
+            probs[spec.name] = article_probs(clf, encoded, token_budget, desc=f"{spec.name} on the pool")
             rec["pool_seconds"] = round(time.time() - t0, 2)
             rec["gate"] = gate_variant(ref_probs, probs[spec.name], thresholds, labelled, y,
                                        batch_difference(clf, check_windows), rules)
@@ -423,16 +464,18 @@ def _write_outcome(directory: Path, work: Path, record: dict, probs: dict, ref_p
         spec = variants.get(chosen, {"onnx_file": "model.onnx", "backend": "ort", "backend_options": {}})
         on_disk = {n: variants[n]["onnx_file"] for n in probs
                    if variants[n]["onnx_file"] in keep or variants[n]["onnx_file"] == "model.onnx"}
+        needs = requirements(VARIANTS[chosen], spec.get("build", {})) if chosen in VARIANTS else []
         _serve(directory, spec["onnx_file"], spec["backend"], spec["backend_options"], thresholds_map,
-               {"fp32": "model.onnx", **on_disk})
+               {"fp32": "model.onnx", **on_disk}, needs)
         metrics["served_variant"] = chosen
     write_json(directory / "metrics.json", metrics)
 
 
 def _serve(directory: Path, onnx_file: str, backend: str, options: dict, thresholds: dict,
-           variants: dict[str, str] | None = None) -> None:
+           variants: dict[str, str] | None = None, requires: Sequence[str] = ()) -> None:
     config = ArtifactConfig.load(directory)
     config.onnx_file, config.backend, config.backend_options = onnx_file, backend, dict(options)
+    config.requires = list(requires)
     config.thresholds = dict(thresholds)
     if variants is not None:
         config.variants = variants

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
 from rawan.commands.common import add_model_option
 
 EXIT_BAD_ROWS = 3  # the job finished, but some input rows could not be scored (see OUT/errors/)
@@ -33,7 +34,7 @@ def add_parser(sub) -> None:
                    help="ONNX intra-op threads per worker (default: cores / workers) or per Ray actor (default 1)")
     p.add_argument("--chunk-size", type=int, default=32, help="articles per ONNX work item")
     p.add_argument("--part-rows", type=int, default=2000, help="local engine: rows per committed part")
-    p.add_argument("--token-budget", type=int, default=8192, help="padded tokens per ONNX call")
+    p.add_argument("--token-budget", type=int, default=DEFAULT_TOKEN_BUDGET, help="padded tokens per ONNX call")
     p.add_argument("--no-regions", action="store_true", help="skip region tagging")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--ray-actors", type=int, default=None,

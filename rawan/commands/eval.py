@@ -45,7 +45,8 @@ def run(args) -> int:
             continue
         report = multilabel_report(y[idx], probs[idx] >= clf.thresholds, clf.labels)
         label = where if name == "all" else f"corpus {name}"
-        print(format_report(report, f"{clf.config.name} {clf.config.version} ({clf.config.onnx_file}) on {label}, "
+        served = f"{clf.onnx_file} on {clf.backend}"
+        print(format_report(report, f"{clf.config.name} {clf.config.version} ({served}) on {label}, "
                                     f"{split} split, {len(idx)} articles"))
         if not args.no_regions:
             print(region_line([preds[i] for i in idx], [rows[i] for i in idx]))

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
 from serve.batch.ledger import MANIFEST, SUMMARY, Gate, Ledger, output_parts, write_json_atomic
 from serve.batch.readers import Columns, Record, count_rows, expand_inputs, read_records
 from serve.batch.summary import format_summary, summarize
@@ -25,7 +26,7 @@ def score_files(inputs: Iterable[str], output: str | Path, *, model: str | Path 
                 engine: str = "local", output_format: str = "parquet", columns: Columns = Columns(),
                 input_format: str | None = None, resume: bool = False, dedupe_text: bool = False,
                 workers: int = 1, threads: int | None = None, chunk_size: int = 32, part_rows: int = 2000,
-                token_budget: int = 8192, regions: bool = True, progress: bool = True,
+                token_budget: int = DEFAULT_TOKEN_BUDGET, regions: bool = True, progress: bool = True,
                 ray_actors: int | None = None, ray_cpus: int | None = None) -> dict[str, Any]:
     """Score every article of `inputs` into the directory `output`; returns the summary (also `_summary.json`).
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
 from serve.batch.ledger import Gate, Item
 from serve.batch.readers import Record
 from serve.batch.scoring import Scorer
@@ -59,7 +60,7 @@ def chunked(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def score_local(records: Iterable[Record], gate: Gate, writer: PartWriter, model_dir: str | Path, *,
-                workers: int = 1, threads: int = 2, chunk_size: int = 32, token_budget: int = 8192,
+                workers: int = 1, threads: int = 2, chunk_size: int = 32, token_budget: int = DEFAULT_TOKEN_BUDGET,
                 regions: bool = True, progress=None) -> RunStats:
     """Score `records` into `writer`; `progress` is a tqdm-like bar advanced once per input row."""
     stats = RunStats(extra={"engine": "local", "workers": workers, "threads": threads})

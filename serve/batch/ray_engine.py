@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
 from serve.batch.ledger import ERRORS_DIR, Gate, where
 from serve.batch.local import RunStats
 from serve.batch.readers import Columns, Record, read_records
@@ -127,7 +128,7 @@ def init_ray(cpus: int | None = None) -> bool:
 
 def score_ray(files: list[Path], columns: Columns, input_format: str | None, out: Path, output_format: str,
               gate: Gate, model_dir: Path, *, actors: int | None = None, threads: int = 1, chunk_size: int = 32,
-              token_budget: int = 8192, regions: bool = True, cpus: int | None = None,
+              token_budget: int = DEFAULT_TOKEN_BUDGET, regions: bool = True, cpus: int | None = None,
               progress: bool = True) -> RunStats:
     """Run the job on Ray Data; the output directory gets the same rows as with the local engine."""
     import ray

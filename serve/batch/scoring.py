@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from model.runtime import DEFAULT_TOKEN_BUDGET
 from serve.batch.ledger import Item
 
 REGION_FIELDS = ["code", "name", "level", "province_code", "province_name", "score"]
@@ -32,7 +33,7 @@ class Scorer:
     """A loaded model and the row layout; one per worker thread or Ray actor (ONNX sessions are not shared)."""
 
     def __init__(self, model_dir: str | Path, *, threads: int = 1, regions: bool = True,
-                 token_budget: int = 8192) -> None:
+                 token_budget: int = DEFAULT_TOKEN_BUDGET) -> None:
         from model.runtime import Classifier
 
         self.clf = Classifier.load(model_dir, threads=threads, regions=regions)

@@ -33,15 +33,31 @@ def test_missing_openvino_names_the_pip_extra(tiny_model_dir, monkeypatch):
     assert unavailable(VARIANTS["ort_int8_static"]) is None
 
 
-def test_cli_reports_the_missing_extra_instead_of_a_traceback(tiny_model_dir, tmp_path):
+def test_a_served_variant_the_cpu_cannot_run_falls_back_to_fp32(tiny_model_dir, tmp_path, monkeypatch, caplog):
+    """A version quantised on an AMX machine (OpenVINO bf16), copied to an AVX2-only one, serves model.onnx."""
+    import model.hardware
+
+    copy = shutil.copytree(tiny_model_dir, tmp_path / "v")
+    cfg = ArtifactConfig.load(copy)
+    cfg.backend, cfg.backend_options, cfg.requires = "openvino", {"precision": "bf16"}, ["bf16"]
+    cfg.save(copy)
+    monkeypatch.setattr(model.hardware, "cpu_flags", lambda: frozenset({"avx2", "fma"}))  # an AVX2-only CPU
+    with caplog.at_level("WARNING", logger="rawan.runtime"):
+        clf = Classifier.load(copy, regions=False)
+    assert (clf.backend, clf.onnx_file) == ("ort", "model.onnx") and "lacks bf16" in clf.fallback
+    assert "serving model.onnx on ORT fp32" in caplog.text
+    reference = Classifier.load(tiny_model_dir, regions=False)
+    assert np.abs(scores(clf.predict(TEXTS)) - scores(reference.predict(TEXTS))).max() == 0
+
+
+def test_config_backend_with_a_missing_runtime_falls_back(tiny_model_dir, tmp_path, monkeypatch):
     copy = shutil.copytree(tiny_model_dir, tmp_path / "v")
     cfg = ArtifactConfig.load(copy)
     cfg.backend = "openvino"
     cfg.save(copy)
-    code = ("import sys; sys.modules['openvino'] = None; from rawan.cli import main; "
-            f"sys.exit(main(['eval', '--model', {str(copy)!r}, '--no-regions']))")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "pip install 'rawan[openvino]'" in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    clf = Classifier.load(copy, regions=False)
+    assert clf.backend == "ort" and "pip install 'rawan[openvino]'" in clf.fallback
 
 
 def test_unknown_backend_and_ort_options_are_errors(tiny_model_dir):

@@ -132,3 +132,29 @@ def test_request_id_is_echoed_and_logged(client):
 def test_unknown_path_is_a_json_404(client, path):
     r = client.get(path)
     assert r.status_code == 404 and r.json()["error_type"] == "not_found"
+
+
+def test_model_info_says_when_the_served_variant_fell_back(tiny_model_dir, tmp_path, monkeypatch, seeds):
+    """classifier.json names OpenVINO bf16 (gated on an AMX machine); on an AVX2-only CPU fp32 is served and said."""
+    import shutil
+
+    from fastapi.testclient import TestClient
+    from serve_helpers import make_settings, wait_ready
+
+    import model.hardware
+    from model.artifact import ArtifactConfig
+    from serve.app import create_app
+
+    copy = shutil.copytree(tiny_model_dir, tmp_path / "v")
+    cfg = ArtifactConfig.load(copy)
+    cfg.backend, cfg.backend_options, cfg.requires = "openvino", {"precision": "bf16"}, ["bf16"]
+    cfg.save(copy)
+    monkeypatch.setattr(model.hardware, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    with TestClient(create_app(make_settings(copy, tmp_path))) as client:
+        wait_ready(client)
+        info = client.get("/v1/model").json()
+        assert (info["backend"], info["onnx_file"]) == ("ort", "model.onnx") and "lacks bf16" in info["fallback"]
+        assert info["metrics"]["served_variant"] == "fp32"
+        assert client.post("/v1/classify", json={"text": seeds[0]}).status_code == 200
+    normal = ArtifactConfig.load(tiny_model_dir)
+    assert normal.backend == "ort" and normal.requires == []

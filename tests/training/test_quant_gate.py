@@ -193,3 +193,25 @@ def test_build_model_quantizes_only_when_asked(tmp_path, rows):
     assert metrics["served_variant"] in ("fp32", "ort_int8_static")
     assert ArtifactConfig.load(path).onnx_file == ("model.onnx" if q["served"] == "fp32" else "model.int8-static.onnx")
     assert os.path.samefile(path / "onnx" / "model.onnx", path / ArtifactConfig.load(path).onnx_file)
+
+
+def test_a_second_quantize_on_the_same_version_is_refused(version, rows):
+    """Two runs on one version would interleave variant files and records: the second stops before any work."""
+    from filelock import FileLock
+
+    from training.quant_gate import LOCK_FILE, QuantizeBusy
+
+    before = {p.name: p.read_bytes() for p in version.iterdir() if p.is_file()}
+    with FileLock(version / LOCK_FILE):  # a run in progress holds the version's lock
+        with pytest.raises(QuantizeBusy, match="another `rawan quantize` is working on"):
+            quantize_model(version, rows, variants=["ort_int8_static"], pool_size=60, log=lambda *_: None)
+        r = subprocess.run([sys.executable, "-m", "rawan.cli", "quantize", "--model", str(version), "--pool-size",
+                            "60", "--variants", "ort_int8_static"], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "another `rawan quantize` is working on" in r.stderr, r.stderr
+    after = {p.name: p.read_bytes() for p in version.iterdir() if p.is_file() and p.name != LOCK_FILE}
+    assert after == before  # nothing written by the refused runs
+    record = quantize_model(version, rows, variants=["ort_int8_static"], pool_size=60, rules=RELAXED,
+                            log=lambda *_: None)  # released: the next run goes ahead
+    assert record["served"] == "ort_int8_static"
+    needs = ArtifactConfig.load(version).requires
+    assert needs == ([] if record["variants"]["ort_int8_static"]["build"]["reduce_range"] else ["int8_dot"])
