@@ -120,12 +120,22 @@ def evaluate_model(directory: Path, slices: dict[str, list[dict]], threads: int 
 
 
 def candidate_args(champion_dir: Path | None, name: str, overrides: dict):
-    """The champion's training args (so a tiny champion retrains tiny), with CLI overrides, under this name."""
+    """The champion's training args (so a tiny champion retrains tiny), with CLI overrides, under this name.
+
+    If the champion serves a faster variant (`rawan quantize` chose it on this machine), the candidate is built
+    with that same variant gated (`quantize` on, that variant only), unless the overrides say `quantize`: a
+    retrain must not quietly make serving several times slower.
+    """
     from training.args import TrainingArgs
 
     base = read_json(champion_dir / "training.json").get("args", {}) if champion_dir else {}
     names = set(TrainingArgs.__dataclass_fields__)
-    return TrainingArgs.from_dict({**{k: v for k, v in base.items() if k in names}, **overrides, "name": name})
+    merged = {**{k: v for k, v in base.items() if k in names}, **overrides, "name": name}
+    served = read_json(champion_dir / "metrics.json").get("served_variant") if champion_dir else None
+    if served and served != "fp32" and "quantize" not in overrides:
+        merged["quantize"] = True
+        merged["extra"] = {**merged.get("extra", {}), "quantize_variants": [served]}
+    return TrainingArgs.from_dict(merged)
 
 
 def unique_version(reg: Registry) -> str:
@@ -172,6 +182,9 @@ def retrain(models_dir: str | Path, name: str, *, corpus: list[dict] | None = No
         champion = reg.champion()
         champion_dir = reg.path(champion) if champion else None
         args = candidate_args(champion_dir, name, overrides)
+        if args.quantize and "quantize" not in overrides:
+            log(f"champion {champion} serves {args.extra['quantize_variants'][0]}: the candidate is gated for it "
+                "too (`--no-quantize` to skip)")
         merged = merge_annotations(load_corpus() if corpus is None else corpus, annotations or [], policy)
         if not merged.split("test"):
             raise ValueError("the corpus has no test split: the gate needs a fixed test set")

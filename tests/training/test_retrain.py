@@ -267,3 +267,19 @@ def test_sigkill_mid_retrain_leaves_registry_valid(champion_models, tmp_path, ma
     assert result.decision in ("hold", "reject") and not result.promoted
     assert reg.partials() == [] and reg.champion() == "v0"
     assert reg.versions() == sorted(["v0", result.version])
+
+
+def test_a_candidate_is_gated_for_the_variant_the_champion_serves(tiny_model_dir, tmp_path):
+    """A champion served as OpenVINO bf16 (chosen by `rawan quantize`) must not be replaced by an fp32-only one
+    without anyone asking: the candidate's build gates the same variant; `--no-quantize` (quantize=False) skips it."""
+    from model.artifact import write_json
+    from training.retrain import candidate_args
+
+    champion = shutil.copytree(tiny_model_dir, tmp_path / "champion")
+    assert not candidate_args(champion, "tiny", {}).quantize  # an fp32 champion: nothing to carry over
+    metrics = read_json(champion / "metrics.json")
+    write_json(champion / "metrics.json", {**metrics, "served_variant": "openvino_bf16"})
+    args = candidate_args(champion, "tiny", {"epochs": 1.0})
+    assert args.quantize and args.extra["quantize_variants"] == ["openvino_bf16"] and args.epochs == 1.0
+    assert not candidate_args(champion, "tiny", {"quantize": False}).quantize
+    assert not candidate_args(None, "tiny", {}).quantize
