@@ -9,7 +9,6 @@ dies, so a killed process never leaves the registry locked. Names starting with 
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from model.artifact import CLASSIFIER_FILE, read_json
+from model.locks import exclusive_lock
 
 DEFAULT_MODELS_DIR = Path(os.environ.get("RAWAN_MODELS_DIR", Path(__file__).resolve().parent.parent / "models"))
 DEFAULT_NAME = "rawan-e5-small"
@@ -118,20 +118,13 @@ class Registry:
                 depth[file] -= 1
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / file, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-            except BlockingIOError:
-                raise RegistryBusy(f"{self.root / file} is held by another process (a retrain running?)") from None
+        with exclusive_lock(self.root / file, wait=wait,
+                            busy=lambda path: RegistryBusy(f"{path} is held by another process (a retrain running?)")):
             depth[file] = 1
             try:
                 yield
             finally:
                 depth[file] = 0
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
 
     def _write_aliases(self, data: dict) -> None:
         """Write, fsync, then atomically rename over aliases.json (and fsync the directory entry)."""

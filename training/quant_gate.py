@@ -35,6 +35,7 @@ model's figures say nothing about it.
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import shutil
@@ -46,12 +47,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from model.artifact import ArtifactConfig, read_json, write_json
-from model.quantize import VARIANTS, requirements
+from model.hardware import describe
+from model.locks import exclusive_lock
+from model.quantize import VARIANTS, build_variant, requirements, resolve_variants, unavailable
+from model.runtime import DEFAULT_TOKEN_BUDGET, Classifier
 from model.text import pool_windows, sigmoid
-from model.runtime import DEFAULT_TOKEN_BUDGET
 
 Log = Callable[[str], None]
 WORK_DIR = ".quantize-work"
@@ -257,12 +259,27 @@ def calibration_sample(encoded: Sequence, pool: list[dict], n: int, seed: int) -
     return [windows[i] for i in sorted(pick)]
 
 
+def _one_run_per_version(quantize: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Hold the version's lock around `quantize(directory, ...)`: two runs on one version would interleave files
+    and records, so a second one stops at once with QuantizeBusy."""
+    @functools.wraps(quantize)
+    def locked(directory: str | Path, *args, **kwargs) -> dict[str, Any]:
+        def busy(path: Path) -> QuantizeBusy:
+            return QuantizeBusy(f"another `rawan quantize` is working on {directory} (it holds {path}); "
+                                "wait for it to finish")
+
+        with exclusive_lock(Path(directory) / LOCK_FILE, wait=False, busy=busy):
+            return quantize(directory, *args, **kwargs)
+
+    return locked
+
+
+@_one_run_per_version
 def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Sequence[str] | None = None,
                    pool_size: int = 1000, rules: QuantGateRules = QuantGateRules(), threads: int | None = None,
                    calibration_windows: int = 128, speed_windows: int = 32, speed_rounds: int = 3,
                    batch_windows: int = 24, token_budget: int = DEFAULT_TOKEN_BUDGET, switch: bool = True,
-                   keep_files: bool = False,
-                   log: Log = print) -> dict[str, Any]:
+                   keep_files: bool = False, log: Log = print) -> dict[str, Any]:
     """Build `variants` of `directory/model.onnx`, gate each against ORT fp32, record it, and serve the fastest
     variant that passes and is at least `rules.min_speedup` times faster here (else fp32).
 
@@ -271,32 +288,9 @@ def quantize_model(directory: str | Path, rows: Sequence[dict], *, variants: Seq
     (the fp32 ones), each atomically. Files of variants that fail are removed unless `keep_files`. Returns the
     `quantization` record.
     """
-    directory = Path(directory)
-    lock = FileLock(directory / LOCK_FILE)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise QuantizeBusy(f"another `rawan quantize` is working on {directory} (it holds {lock.lock_file}); "
-                           "wait for it to finish") from None
-    try:
-        return _quantize_locked(directory, rows, variants=variants, pool_size=pool_size, rules=rules,
-                                threads=threads, calibration_windows=calibration_windows,
-                                speed_windows=speed_windows, speed_rounds=speed_rounds, batch_windows=batch_windows,
-                                token_budget=token_budget, switch=switch, keep_files=keep_files, log=log)
-    finally:
-        lock.release()
-
-
-def _quantize_locked(directory: Path, rows: Sequence[dict], *, variants, pool_size: int, rules: QuantGateRules,
-                     threads: int | None, calibration_windows: int, speed_windows: int, speed_rounds: int,
-                     batch_windows: int, token_budget: int, switch: bool, keep_files: bool,
-                     log: Log) -> dict[str, Any]:
-    """`quantize_model`'s work, with the version's lock held."""
-    from model.hardware import describe
     from model.interop import link_served_onnx, model_card
-    from model.quantize import build_variant, resolve_variants, unavailable
-    from model.runtime import Classifier
 
+    directory = Path(directory)
     specs = resolve_variants(variants)
     config = ArtifactConfig.load(directory)
     thresholds_map = _reference_thresholds(directory, config)

@@ -197,12 +197,11 @@ def test_build_model_quantizes_only_when_asked(tmp_path, rows):
 
 def test_a_second_quantize_on_the_same_version_is_refused(version, rows):
     """Two runs on one version would interleave variant files and records: the second stops before any work."""
-    from filelock import FileLock
-
+    from model.locks import exclusive_lock
     from training.quant_gate import LOCK_FILE, QuantizeBusy
 
     before = {p.name: p.read_bytes() for p in version.iterdir() if p.is_file()}
-    with FileLock(version / LOCK_FILE):  # a run in progress holds the version's lock
+    with exclusive_lock(version / LOCK_FILE):  # a run in progress holds the version's lock
         with pytest.raises(QuantizeBusy, match="another `rawan quantize` is working on"):
             quantize_model(version, rows, variants=["ort_int8_static"], pool_size=60, log=lambda *_: None)
         r = subprocess.run([sys.executable, "-m", "rawan.cli", "quantize", "--model", str(version), "--pool-size",
