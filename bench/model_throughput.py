@@ -157,13 +157,12 @@ def gate_text(name: str, gated: dict, notes: dict) -> str:
 
 
 def calibration_windows(clf: Classifier, n: int) -> list[np.ndarray]:
-    """Real windows of training-split corpus articles (fixed sample), as `rawan quantize` calibrates."""
-    from training.data import article_text, load_corpus
+    """The windows `rawan quantize` calibrates with by default: its sample of the corpus's training windows."""
+    from training.data import load_corpus
+    from training.quant_gate import QuantGateRules, build_pool, calibration_sample
 
-    rows = [r for r in load_corpus() if r["split"] == "train"]
-    windows = [w for r in rows[:: max(1, len(rows) // (2 * n))] for w in clf.prepare(article_text(r)).windows]
-    pick = np.random.default_rng(0).choice(len(windows), size=min(n, len(windows)), replace=False)
-    return [windows[i] for i in sorted(pick)]
+    pool = build_pool(load_corpus(), size=0)  # the corpus rows as the gate's pool holds them, no concatenations
+    return calibration_sample([clf.prepare(p["text"]) for p in pool], pool, n, QuantGateRules().seed)
 
 
 if __name__ == "__main__":

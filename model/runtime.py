@@ -189,10 +189,10 @@ class Classifier:
 
     def __init__(self, directory: Path, config: ArtifactConfig, taxonomy: Taxonomy, tokenizer, session,
                  region_tagger=None, max_windows: int = DEFAULT_MAX_WINDOWS, backend: str = "ort",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, onnx_file: str | None = None, fallback: str | None = None) -> None:
         self.directory, self.config, self.taxonomy = directory, config, taxonomy
-        self.onnx_file = config.onnx_file  # what this instance runs (`load` sets it; may differ after a fallback)
-        self.fallback: str | None = None   # why classifier.json's variant is not the one running, if it is not
+        self.onnx_file = onnx_file or config.onnx_file  # what this instance runs (model.onnx after a fallback)
+        self.fallback = fallback  # why classifier.json's variant is not the one running, if it is not
         self.tokenizer, self.session, self.region_tagger = tokenizer, session, region_tagger
         self.max_windows = max_windows
         self.backend, self.threads = backend, resolve_threads(threads)
@@ -237,9 +237,8 @@ class Classifier:
             from model.regions import RegionTagger
 
             tagger = RegionTagger.load()
-        clf = cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows, backend, threads)
-        clf.onnx_file, clf.fallback = onnx_path.name, fallback
-        return clf
+        return cls(directory, config, taxonomy, tokenizer, session, tagger, max_windows, backend, threads,
+                   onnx_path.name, fallback)
 
     @property
     def info(self) -> dict[str, str]:
